@@ -1,0 +1,37 @@
+//! rsuv: safe Rust over libuv, and (later) an asyncio event loop for Python.
+//!
+//! libuv 1.53 is compiled from the source bundled in `libuv-sys2` and linked statically. The
+//! [`uv`] layer wraps it safely: handles live on the heap and never move, dropping a handle
+//! closes it, memory is freed only in libuv's close callback, and a panic in a callback is
+//! caught, stops the loop and is resumed from [`Loop::run`].
+//!
+//! # Examples
+//!
+//! ```
+//! use rsuv::{Async, Loop, RunMode, Timer};
+//! use std::time::Duration;
+//!
+//! let lp = Loop::new()?;
+//!
+//! // A timer that stops the loop.
+//! let timer = Timer::new(&lp)?;
+//! timer.start(Duration::from_millis(5), Duration::ZERO, |t| t.loop_handle().stop())?;
+//!
+//! // A wake-up from another thread.
+//! let wake = Async::new(&lp, |a| {
+//!     println!("woken");
+//!     a.close();
+//! })?;
+//! let sender = wake.sender();
+//! std::thread::spawn(move || sender.send().unwrap());
+//!
+//! lp.run(RunMode::Default)?;
+//! # Ok::<(), rsuv::Error>(())
+//! ```
+
+pub mod uv;
+
+pub use uv::{
+    Async, AsyncSender, Check, Error, Idle, Loop, LoopHandle, Poll, PollEvents, Prepare, Result,
+    RunMode, Signal, Timer, check, version, version_string,
+};

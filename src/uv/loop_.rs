@@ -1,0 +1,295 @@
+//! The event loop: [`Loop`] (the owner) and [`LoopHandle`] (a shared, non-owning reference).
+
+use std::alloc::{self, Layout};
+use std::any::Any;
+use std::cell::Cell;
+use std::os::raw::c_void;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use libuv_sys2::*;
+
+use super::error::{Error, Result, check};
+use super::handle::close_for_teardown;
+
+/// How [`Loop::run`] runs the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias = "uv_run_mode")]
+pub enum RunMode {
+    /// Run until there are no more active and referenced handles or requests, or until
+    /// [`LoopHandle::stop`] is called.
+    Default,
+    /// Poll for I/O once, blocking if there are no pending callbacks.
+    Once,
+    /// Poll for I/O once, without blocking.
+    NoWait,
+}
+
+/// What the loop and every handle on it share: the libuv loop memory and the panic slot.
+pub(crate) struct LoopInner {
+    raw: *mut uv_loop_t,
+    closed: Cell<bool>,
+    running: Cell<bool>,
+    panic: Cell<Option<Box<dyn Any + Send>>>,
+    now_at_close: Cell<u64>,
+}
+
+fn loop_layout() -> Layout {
+    // SAFETY: uv_loop_size has no preconditions.
+    let size = unsafe { uv_loop_size() };
+    Layout::from_size_align(size, 16).expect("uv_loop_t layout")
+}
+
+impl LoopInner {
+    /// The raw loop, or `Error::CLOSED` once the owning [`Loop`] has been dropped.
+    pub(crate) fn raw(&self) -> Result<*mut uv_loop_t> {
+        if self.closed.get() {
+            Err(Error::CLOSED)
+        } else {
+            Ok(self.raw)
+        }
+    }
+
+    /// Runs `f`; a panic inside it is kept (the first one wins) and stops the loop, to be
+    /// resumed once control is back in [`Loop::run`].
+    pub(crate) fn guard(&self, f: impl FnOnce()) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+            let first = self.panic.take();
+            self.panic.set(Some(first.unwrap_or(payload)));
+            // SAFETY: `raw` is valid until this LoopInner is dropped; uv_stop only sets a flag.
+            unsafe { uv_stop(self.raw) };
+        }
+    }
+}
+
+impl Drop for LoopInner {
+    fn drop(&mut self) {
+        // SAFETY: `raw` was allocated with `loop_layout()` in `Loop::new`, and the loop was
+        // closed by `Loop::drop` (every handle holding this LoopInner is closed by then).
+        unsafe { alloc::dealloc(self.raw.cast(), loop_layout()) };
+    }
+}
+
+/// A shared, non-owning reference to a loop: usable from callbacks to stop the loop or read
+/// its clock, and to create new handles. Once the owning [`Loop`] is dropped, handle creation
+/// fails with [`Error::CLOSED`] and the other methods do nothing.
+#[derive(Clone)]
+pub struct LoopHandle(pub(crate) Rc<LoopInner>);
+
+/// An event loop, owning a `uv_loop_t`.
+///
+/// `Loop` is `!Send`: it and its handles stay on the thread that made them. Dropping a `Loop`
+/// closes every handle still open on it, runs the loop until their close callbacks and any
+/// pending requests are done, then closes the libuv loop; it never aborts and never leaks.
+///
+/// # Examples
+///
+/// ```
+/// use rsuv::{Loop, RunMode, Timer};
+/// use std::time::Duration;
+///
+/// let lp = Loop::new()?;
+/// let timer = Timer::new(&lp)?;
+/// timer.start(Duration::from_millis(1), Duration::ZERO, |t| {
+///     println!("fired after {} ms of loop time", t.loop_handle().now());
+/// })?;
+/// assert!(!lp.run(RunMode::Default)?); // returns once nothing is left to do
+/// # Ok::<(), rsuv::Error>(())
+/// ```
+pub struct Loop {
+    handle: LoopHandle,
+}
+
+impl Loop {
+    /// Creates and initializes a new loop.
+    ///
+    /// # Errors
+    ///
+    /// What `uv_loop_init` reports (for example `EMFILE` when no descriptor is left).
+    #[doc(alias = "uv_loop_init")]
+    pub fn new() -> Result<Loop> {
+        let layout = loop_layout();
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { alloc::alloc_zeroed(layout) }.cast::<uv_loop_t>();
+        if raw.is_null() {
+            alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: `raw` is writable memory of uv_loop_size() bytes.
+        if let Err(e) = check(unsafe { uv_loop_init(raw) }) {
+            // SAFETY: allocated just above with the same layout; libuv freed what it made.
+            unsafe { alloc::dealloc(raw.cast(), layout) };
+            return Err(e);
+        }
+        let inner = Rc::new(LoopInner {
+            raw,
+            closed: Cell::new(false),
+            running: Cell::new(false),
+            panic: Cell::new(None),
+            now_at_close: Cell::new(0),
+        });
+        // SAFETY: `raw` is an initialized loop; data points at the LoopInner, which outlives it.
+        unsafe { uv_loop_set_data(raw, Rc::as_ptr(&inner) as *mut c_void) };
+        Ok(Loop {
+            handle: LoopHandle(inner),
+        })
+    }
+
+    /// Runs the loop in the given mode. Returns whether the loop is still alive (has active and
+    /// referenced handles or requests): `false` means a `Default` run finished its work.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::REENTRANT`] if the loop is already running (`run` called from a callback).
+    ///
+    /// # Panics
+    ///
+    /// A panic raised by a callback during this run is caught, stops the loop, and is resumed
+    /// here once `uv_run` has returned.
+    #[doc(alias = "uv_run")]
+    pub fn run(&self, mode: RunMode) -> Result<bool> {
+        let inner = &self.handle.0;
+        if inner.running.replace(true) {
+            return Err(Error::REENTRANT);
+        }
+        let mode = match mode {
+            RunMode::Default => uv_run_mode_UV_RUN_DEFAULT,
+            RunMode::Once => uv_run_mode_UV_RUN_ONCE,
+            RunMode::NoWait => uv_run_mode_UV_RUN_NOWAIT,
+        };
+        // SAFETY: the loop is initialized and not running (checked above).
+        let alive = unsafe { uv_run(inner.raw, mode) } != 0;
+        inner.running.set(false);
+        if let Some(payload) = inner.panic.take() {
+            panic::resume_unwind(payload);
+        }
+        Ok(alive)
+    }
+
+    /// Closes the loop, proving that nothing is left on it.
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` if handles or requests were still open. They are then closed and drained as
+    /// when a `Loop` is dropped, so nothing leaks either way.
+    #[doc(alias = "uv_loop_close")]
+    pub fn close(self) -> Result<()> {
+        // SAFETY: the loop is initialized and not running (`self` is held by value).
+        let rc = unsafe { uv_loop_close(self.handle.0.raw) };
+        if rc == 0 {
+            let inner = &self.handle.0;
+            inner.now_at_close.set(self.handle.now());
+            inner.closed.set(true);
+        }
+        check(rc).map(drop)
+    }
+
+    /// A shared reference to this loop, for use in callbacks.
+    pub fn handle(&self) -> LoopHandle {
+        self.handle.clone()
+    }
+
+    /// Closes every handle, lets close callbacks and pending requests finish, closes the loop.
+    fn teardown(&self) {
+        let inner = &self.handle.0;
+        if inner.closed.get() {
+            return;
+        }
+        inner.running.set(true);
+        loop {
+            // SAFETY: the loop is initialized; `close_for_teardown` only calls uv_close on
+            // handles made by this crate (uv_walk skips libuv's internal handles).
+            unsafe { uv_walk(inner.raw, Some(close_for_teardown), ptr::null_mut()) };
+            // SAFETY: as above; the loop is not running (we hold the only owner, by value).
+            unsafe { uv_run(inner.raw, uv_run_mode_UV_RUN_DEFAULT) };
+            // SAFETY: as above.
+            if unsafe { uv_loop_close(inner.raw) } == 0 {
+                break;
+            }
+        }
+        inner.now_at_close.set(self.handle.now());
+        inner.closed.set(true);
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        self.teardown();
+        if let Some(payload) = self.handle.0.panic.take() {
+            if !std::thread::panicking() {
+                panic::resume_unwind(payload);
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Loop {
+    type Target = LoopHandle;
+    fn deref(&self) -> &LoopHandle {
+        &self.handle
+    }
+}
+
+impl LoopHandle {
+    /// Whether the owning [`Loop`] has been dropped (and the libuv loop closed).
+    pub fn is_closed(&self) -> bool {
+        self.0.closed.get()
+    }
+
+    /// Stops the loop: the current [`Loop::run`] returns after this iteration.
+    #[doc(alias = "uv_stop")]
+    pub fn stop(&self) {
+        if let Ok(raw) = self.0.raw() {
+            // SAFETY: the loop is open; uv_stop sets a flag.
+            unsafe { uv_stop(raw) };
+        }
+    }
+
+    /// Whether the loop has active and referenced handles or requests.
+    #[doc(alias = "uv_loop_alive")]
+    pub fn alive(&self) -> bool {
+        // SAFETY: the loop is open.
+        self.0
+            .raw()
+            .is_ok_and(|raw| unsafe { uv_loop_alive(raw) } != 0)
+    }
+
+    /// The loop's cached time in milliseconds, updated at the start of each iteration.
+    #[doc(alias = "uv_now")]
+    pub fn now(&self) -> u64 {
+        match self.0.raw() {
+            // SAFETY: the loop is open.
+            Ok(raw) => unsafe { uv_now(raw) },
+            Err(_) => self.0.now_at_close.get(),
+        }
+    }
+
+    /// Refreshes the loop's cached time.
+    #[doc(alias = "uv_update_time")]
+    pub fn update_time(&self) {
+        if let Ok(raw) = self.0.raw() {
+            // SAFETY: the loop is open.
+            unsafe { uv_update_time(raw) };
+        }
+    }
+
+    /// The backend (epoll) file descriptor, for embedding this loop in another loop.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CLOSED`] once the loop is closed.
+    #[doc(alias = "uv_backend_fd")]
+    pub fn backend_fd(&self) -> Result<i32> {
+        // SAFETY: the loop is open.
+        check(unsafe { uv_backend_fd(self.0.raw()?) })
+    }
+
+    /// How long the next poll would block: `None` for "indefinitely".
+    #[doc(alias = "uv_backend_timeout")]
+    pub fn backend_timeout(&self) -> Option<Duration> {
+        // SAFETY: the loop is open.
+        let ms = unsafe { uv_backend_timeout(self.0.raw().ok()?) };
+        u64::try_from(ms).ok().map(Duration::from_millis)
+    }
+}

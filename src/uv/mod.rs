@@ -1,0 +1,42 @@
+//! Safe wrappers over libuv: the only module with libuv `unsafe`.
+
+mod async_;
+mod error;
+mod handle;
+mod loop_;
+mod poll;
+mod signal;
+mod timer;
+mod watcher;
+
+pub use async_::{Async, AsyncSender};
+pub use error::{Error, Result, check};
+pub use loop_::{Loop, LoopHandle, RunMode};
+pub use poll::{Poll, PollEvents};
+pub use signal::Signal;
+pub use timer::Timer;
+pub use watcher::{Check, Idle, Prepare};
+
+/// The version of the linked libuv, as `(major, minor, patch)`.
+///
+/// rsuv always links the libuv source bundled in `libuv-sys2`, compiled statically.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(rsuv::version(), (1, 53, 0));
+/// ```
+#[doc(alias = "uv_version")]
+pub fn version() -> (u32, u32, u32) {
+    // SAFETY: uv_version has no preconditions.
+    let v = unsafe { libuv_sys2::uv_version() };
+    (v >> 16, (v >> 8) & 0xff, v & 0xff)
+}
+
+/// The version of the linked libuv as a string, such as `"1.53.0"`.
+#[doc(alias = "uv_version_string")]
+pub fn version_string() -> String {
+    // SAFETY: uv_version_string returns a static NUL-terminated string.
+    let s = unsafe { std::ffi::CStr::from_ptr(libuv_sys2::uv_version_string()) };
+    s.to_string_lossy().into_owned()
+}
