@@ -33,13 +33,21 @@ fn clock_and_backend() {
     lp.update_time();
     assert!(lp.now() >= before + 20);
     assert!(lp.backend_fd().unwrap() >= 0);
-    assert_eq!(lp.backend_timeout(), Some(Duration::ZERO), "nothing active: no wait");
+    assert_eq!(
+        lp.backend_timeout(),
+        Some(Duration::ZERO),
+        "nothing active: no wait"
+    );
     let t = Timer::new(&lp).unwrap();
-    t.start(Duration::from_secs(5), Duration::ZERO, |_| {}).unwrap();
+    t.start(Duration::from_secs(5), Duration::ZERO, |_| {})
+        .unwrap();
     // libuv answers 0 until a first iteration has registered its internal watchers.
     assert!(lp.run(RunMode::NoWait).unwrap());
     let wait = lp.backend_timeout().unwrap();
-    assert!(wait > Duration::from_secs(4) && wait <= Duration::from_secs(5), "{wait:?}");
+    assert!(
+        wait > Duration::from_secs(4) && wait <= Duration::from_secs(5),
+        "{wait:?}"
+    );
     drop(t);
     support::finish(lp);
 }
@@ -48,10 +56,17 @@ fn clock_and_backend() {
 fn run_once_and_nowait_report_alive() {
     let lp = Loop::new().unwrap();
     let t = Timer::new(&lp).unwrap();
-    t.start(Duration::from_millis(30), Duration::ZERO, |_| {}).unwrap();
+    t.start(Duration::from_millis(30), Duration::ZERO, |_| {})
+        .unwrap();
     assert!(lp.alive());
-    assert!(lp.run(RunMode::NoWait).unwrap(), "timer not due yet: still alive");
-    assert!(!lp.run(RunMode::Once).unwrap(), "the timer fired: nothing left");
+    assert!(
+        lp.run(RunMode::NoWait).unwrap(),
+        "timer not due yet: still alive"
+    );
+    assert!(
+        !lp.run(RunMode::Once).unwrap(),
+        "the timer fired: nothing left"
+    );
     drop(t);
     support::finish(lp);
 }
@@ -67,7 +82,10 @@ fn stop_from_a_callback_returns_from_run() {
         h.loop_handle().stop();
     })
     .unwrap();
-    assert!(lp.run(RunMode::Default).unwrap(), "stopped while the idle handle is active");
+    assert!(
+        lp.run(RunMode::Default).unwrap(),
+        "stopped while the idle handle is active"
+    );
     assert_eq!(count.get(), 1);
     idle.close();
     support::finish(lp);
@@ -87,7 +105,9 @@ fn run_inside_a_callback_is_refused() {
     assert_eq!(*seen.borrow(), Some(Err(Error::REENTRANT)));
     drop(t);
     lp.run(RunMode::Default).unwrap(); // the close callback drops the closure and its clone
-    let lp = Rc::try_unwrap(lp).ok().expect("the timer closure was dropped on close");
+    let lp = Rc::try_unwrap(lp)
+        .ok()
+        .expect("the timer closure was dropped on close");
     support::finish(lp);
 }
 
@@ -100,12 +120,22 @@ fn dropping_the_loop_closes_open_handles() {
     let slot = Rc::new(RefCell::new(None::<Timer>));
     let timer = Timer::new(&lp).unwrap();
     let s2 = slot.clone();
-    timer.start(Duration::from_secs(60), Duration::from_secs(60), move |_| drop(s2.take())).unwrap();
+    timer
+        .start(
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+            move |_| drop(s2.take()),
+        )
+        .unwrap();
     let c = closed.clone();
     timer.close_with(move || c.set(c.get() + 1)).unwrap();
     let timer = Timer::new(&lp).unwrap();
     let s2 = slot.clone();
-    timer.start(Duration::from_secs(60), Duration::ZERO, move |_| drop(s2.take())).unwrap();
+    timer
+        .start(Duration::from_secs(60), Duration::ZERO, move |_| {
+            drop(s2.take())
+        })
+        .unwrap();
     *slot.borrow_mut() = Some(timer);
     drop(slot);
     let idle = Idle::new(&lp).unwrap();
@@ -118,7 +148,10 @@ fn dropping_the_loop_closes_open_handles() {
     assert!(handle.is_closed());
     assert!(survivor.is_closing() && idle.is_closing());
     assert!(!idle.is_active() && !idle.has_ref());
-    assert_eq!(survivor.start(Duration::ZERO, Duration::ZERO, |_| {}), Err(Error::CLOSED));
+    assert_eq!(
+        survivor.start(Duration::ZERO, Duration::ZERO, |_| {}),
+        Err(Error::CLOSED)
+    );
     assert_eq!(idle.stop(), Err(Error::CLOSED));
     assert_eq!(Timer::new(&handle).err(), Some(Error::CLOSED));
     assert!(!handle.alive());
@@ -131,16 +164,21 @@ fn dropping_the_loop_closes_open_handles() {
 fn close_reports_ebusy_and_still_cleans_up() {
     let lp = Loop::new().unwrap();
     let t = Timer::new(&lp).unwrap();
-    t.start(Duration::from_secs(60), Duration::ZERO, |_| {}).unwrap();
+    t.start(Duration::from_secs(60), Duration::ZERO, |_| {})
+        .unwrap();
     assert_eq!(lp.close(), Err(Error::EBUSY));
-    assert!(t.is_closing(), "close() closed what was left before returning");
+    assert!(
+        t.is_closing(),
+        "close() closed what was left before returning"
+    );
 }
 
 #[test]
 fn a_panic_in_a_callback_comes_out_of_run() {
     let lp = Loop::new().unwrap();
     let t = Timer::new(&lp).unwrap();
-    t.start(Duration::ZERO, Duration::ZERO, |_| panic!("boom in timer")).unwrap();
+    t.start(Duration::ZERO, Duration::ZERO, |_| panic!("boom in timer"))
+        .unwrap();
     let other_ran = Rc::new(Cell::new(false));
     let result = panic::catch_unwind(AssertUnwindSafe(|| lp.run(RunMode::Default)));
     let payload = result.expect_err("the panic is resumed from run()");
@@ -148,7 +186,8 @@ fn a_panic_in_a_callback_comes_out_of_run() {
     // The loop is still usable afterwards.
     let t2 = Timer::new(&lp).unwrap();
     let o = other_ran.clone();
-    t2.start(Duration::ZERO, Duration::ZERO, move |_| o.set(true)).unwrap();
+    t2.start(Duration::ZERO, Duration::ZERO, move |_| o.set(true))
+        .unwrap();
     lp.run(RunMode::Default).unwrap();
     assert!(other_ran.get());
     drop((t, t2));

@@ -23,9 +23,15 @@ fn timers_fire_in_timeout_order_then_start_order() {
     let lp = Loop::new().unwrap();
     let log: Log = Rc::default();
     let timers: Vec<Timer> = (0..4).map(|_| Timer::new(&lp).unwrap()).collect();
-    timers[0].start(ms(30), ms(0), logger(&log, "30ms")).unwrap();
-    timers[1].start(ms(10), ms(0), logger(&log, "10ms-a")).unwrap();
-    timers[2].start(ms(10), ms(0), logger(&log, "10ms-b")).unwrap();
+    timers[0]
+        .start(ms(30), ms(0), logger(&log, "30ms"))
+        .unwrap();
+    timers[1]
+        .start(ms(10), ms(0), logger(&log, "10ms-a"))
+        .unwrap();
+    timers[2]
+        .start(ms(10), ms(0), logger(&log, "10ms-b"))
+        .unwrap();
     timers[3].start(ms(0), ms(0), logger(&log, "0ms")).unwrap();
     lp.run(RunMode::Default).unwrap();
     assert_eq!(*log.borrow(), ["0ms", "10ms-a", "10ms-b", "30ms"]);
@@ -93,7 +99,10 @@ fn again_set_repeat_and_due_in() {
 fn sub_millisecond_timeouts_round_up() {
     let lp = Loop::new().unwrap();
     let t = Timer::new(&lp).unwrap();
-    t.start(Duration::from_micros(1500), Duration::from_micros(1), |t| t.close()).unwrap();
+    t.start(Duration::from_micros(1500), Duration::from_micros(1), |t| {
+        t.close()
+    })
+    .unwrap();
     assert_eq!(t.repeat(), ms(1));
     assert_eq!(t.due_in(), ms(2));
     support::finish(lp);
@@ -114,7 +123,11 @@ fn close_inside_own_callback() {
     })
     .unwrap();
     lp.run(RunMode::Default).unwrap();
-    assert_eq!(calls.get(), 1, "a closed repeating timer does not fire again");
+    assert_eq!(
+        calls.get(),
+        1,
+        "a closed repeating timer does not fire again"
+    );
     support::finish(lp);
 }
 
@@ -129,8 +142,12 @@ fn restart_inside_own_callback_with_a_new_closure() {
     t.start(ms(1), ms(0), move |t| {
         l.borrow_mut().push("first");
         let l2 = l.clone();
-        t.start(ms(1), ms(0), move |_| l2.borrow_mut().push("second")).unwrap();
-        assert_eq!(owned_by_first, "first closure state", "still alive after restart");
+        t.start(ms(1), ms(0), move |_| l2.borrow_mut().push("second"))
+            .unwrap();
+        assert_eq!(
+            owned_by_first, "first closure state",
+            "still alive after restart"
+        );
         l.borrow_mut().push("first-end");
     })
     .unwrap();
@@ -198,7 +215,11 @@ fn drop_another_handle_inside_a_callback() {
     victim.start(ms(5), ms(0), logger(&log, "victim")).unwrap();
     *slot.borrow_mut() = Some(victim);
     lp.run(RunMode::Default).unwrap();
-    assert_eq!(*log.borrow(), ["killer"], "a handle closed earlier in the same iteration never fires");
+    assert_eq!(
+        *log.borrow(),
+        ["killer"],
+        "a handle closed earlier in the same iteration never fires"
+    );
     drop(killer);
     support::finish(lp);
 }
@@ -212,7 +233,11 @@ fn close_a_handle_that_was_never_started() {
     let c = closed.clone();
     t.close_with(move || c.set(c.get() + 1)).unwrap();
     let c = closed.clone();
-    assert_eq!(t.close_with(move || c.set(c.get() + 100)), Err(Error::CLOSED), "double close");
+    assert_eq!(
+        t.close_with(move || c.set(c.get() + 100)),
+        Err(Error::CLOSED),
+        "double close"
+    );
     t.close();
     lp.run(RunMode::Default).unwrap();
     assert_eq!(closed.get(), 1, "the close callback runs exactly once");
@@ -243,11 +268,15 @@ fn unref_lets_the_loop_finish() {
     let t = Timer::new(&lp).unwrap();
     let fired = Rc::new(Cell::new(false));
     let f = fired.clone();
-    t.start(Duration::from_secs(60), ms(0), move |_| f.set(true)).unwrap();
+    t.start(Duration::from_secs(60), ms(0), move |_| f.set(true))
+        .unwrap();
     assert!(t.has_ref());
     t.unref();
     assert!(!t.has_ref() && t.is_active());
-    assert!(!lp.run(RunMode::Default).unwrap(), "an unreferenced timer does not keep the loop alive");
+    assert!(
+        !lp.run(RunMode::Default).unwrap(),
+        "an unreferenced timer does not keep the loop alive"
+    );
     assert!(!fired.get());
     t.ref_();
     assert!(lp.alive());

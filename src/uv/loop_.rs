@@ -2,7 +2,8 @@
 
 use std::alloc::{self, Layout};
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::os::raw::c_void;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
@@ -34,6 +35,8 @@ pub(crate) struct LoopInner {
     running: Cell<bool>,
     panic: Cell<Option<Box<dyn Any + Send>>>,
     now_at_close: Cell<u64>,
+    /// Descriptors watched by a `Poll` handle on this loop: libuv does not support two.
+    poll_fds: RefCell<HashSet<i32>>,
 }
 
 fn loop_layout() -> Layout {
@@ -61,6 +64,21 @@ impl LoopInner {
             // SAFETY: `raw` is valid until this LoopInner is dropped; uv_stop only sets a flag.
             unsafe { uv_stop(self.raw) };
         }
+    }
+}
+
+impl LoopInner {
+    /// Claims `fd` for a `Poll` handle: `EEXIST` if another one on this loop has it.
+    pub(crate) fn claim_poll_fd(&self, fd: i32) -> Result<()> {
+        if self.poll_fds.borrow_mut().insert(fd) {
+            Ok(())
+        } else {
+            Err(Error::EEXIST)
+        }
+    }
+
+    pub(crate) fn release_poll_fd(&self, fd: i32) {
+        self.poll_fds.borrow_mut().remove(&fd);
     }
 }
 
@@ -128,6 +146,7 @@ impl Loop {
             running: Cell::new(false),
             panic: Cell::new(None),
             now_at_close: Cell::new(0),
+            poll_fds: RefCell::default(),
         });
         // SAFETY: `raw` is an initialized loop; data points at the LoopInner, which outlives it.
         unsafe { uv_loop_set_data(raw, Rc::as_ptr(&inner) as *mut c_void) };

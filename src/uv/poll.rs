@@ -75,10 +75,12 @@ pub(crate) struct PollState {
     cb: Callback<PollCb>,
     fd: RawFd,
     owned: Cell<Option<OwnedFd>>,
+    lp: LoopHandle,
 }
 
 impl State for PollState {
     fn clear(&self) {
+        self.lp.0.release_poll_fd(self.fd);
         self.cb.clear();
         // The descriptor is closed only now that libuv no longer watches it.
         drop(self.owned.take());
@@ -127,7 +129,8 @@ impl Poll {
     ///
     /// # Errors
     ///
-    /// `EEXIST` if another poll handle on this loop watches the descriptor; `EPERM` for a
+    /// `EEXIST` if another poll handle on this loop has the descriptor (until that handle's
+    /// close callback has run); `EPERM` for a
     /// descriptor epoll cannot watch (a regular file); [`Error::CLOSED`] if the loop is closed.
     #[doc(alias = "uv_poll_init")]
     pub fn new(lp: &LoopHandle, fd: OwnedFd) -> Result<Poll> {
@@ -151,14 +154,22 @@ impl Poll {
     }
 
     fn init(lp: &LoopHandle, fd: RawFd, owned: Option<OwnedFd>) -> Result<Poll> {
+        lp.0.raw()?;
+        lp.0.claim_poll_fd(fd)?;
+        let owned = Cell::new(owned);
         let state = PollState {
             cb: Callback::empty(),
             fd,
-            owned: Cell::new(owned),
+            owned,
+            lp: lp.clone(),
         };
         // SAFETY: `raw` is fresh memory of uv_handle_size(UV_POLL) bytes.
         let init = |l, raw: *mut uv_handle_t| unsafe { uv_poll_init(l, raw.cast(), fd) };
-        Owned::init(lp, uv_handle_type_UV_POLL, state, init).map(Poll)
+        let poll = Owned::init(lp, uv_handle_type_UV_POLL, state, init);
+        if poll.is_err() {
+            lp.0.release_poll_fd(fd);
+        }
+        poll.map(Poll)
     }
 
     /// The watched descriptor.

@@ -7,7 +7,10 @@ use std::time::Duration;
 /// Runs `lp` until it has nothing left to do, then closes it, asserting `uv_loop_close`
 /// succeeds (no handle or request left behind).
 pub fn finish(lp: Loop) {
-    assert!(!lp.run(RunMode::Default).expect("run"), "loop still alive after a default run");
+    assert!(
+        !lp.run(RunMode::Default).expect("run"),
+        "loop still alive after a default run"
+    );
     lp.close().expect("loop closes cleanly");
 }
 
