@@ -203,3 +203,17 @@ fn a_panic_in_a_close_callback_during_teardown_is_resumed_from_drop() {
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom in close"));
     assert!(t.is_closing());
 }
+
+#[test]
+fn close_runs_the_close_callbacks_still_pending() {
+    let lp = Loop::new().unwrap();
+    let closed = Rc::new(Cell::new(false));
+    let t = Timer::new(&lp).unwrap();
+    t.start(Duration::from_secs(60), Duration::ZERO, |_| {})
+        .unwrap();
+    let c = closed.clone();
+    t.close_with(move || c.set(true)).unwrap();
+    lp.close()
+        .expect("every handle was closing: the loop closes");
+    assert!(closed.get());
+}

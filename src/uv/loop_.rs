@@ -186,16 +186,26 @@ impl Loop {
         Ok(alive)
     }
 
-    /// Closes the loop, proving that nothing is left on it.
+    /// Closes the loop, proving that nothing was left open on it: runs the close callbacks of
+    /// handles already closing (and lets their cancelled requests finish), then calls
+    /// `uv_loop_close`.
     ///
     /// # Errors
     ///
-    /// `EBUSY` if handles or requests were still open. They are then closed and drained as
-    /// when a `Loop` is dropped, so nothing leaks either way.
+    /// `EBUSY` if a handle was still open or a request still pending. They are then closed and
+    /// drained as when a `Loop` is dropped, so nothing leaks either way.
     #[doc(alias = "uv_loop_close")]
     pub fn close(self) -> Result<()> {
-        // SAFETY: the loop is initialized and not running (`self` is held by value).
-        let rc = unsafe { uv_loop_close(self.handle.0.raw) };
+        let raw = self.handle.0.raw;
+        let mut open = false;
+        // SAFETY: the loop is initialized; `count_open` only reads each handle's state.
+        unsafe { uv_walk(raw, Some(count_open), (&raw mut open).cast()) };
+        if !open {
+            // SAFETY: the loop is initialized and not running (`self` is held by value).
+            unsafe { uv_run(raw, uv_run_mode_UV_RUN_DEFAULT) };
+        }
+        // SAFETY: as above.
+        let rc = unsafe { uv_loop_close(raw) };
         if rc == 0 {
             let inner = &self.handle.0;
             inner.now_at_close.set(self.handle.now());
@@ -229,6 +239,16 @@ impl Loop {
         }
         inner.now_at_close.set(self.handle.now());
         inner.closed.set(true);
+    }
+}
+
+/// `uv_walk` callback: sets the `bool` behind `arg` if the handle is not closing.
+unsafe extern "C" fn count_open(handle: *mut uv_handle_t, arg: *mut c_void) {
+    // SAFETY: libuv passes a live handle; `arg` is the `bool` given to uv_walk in `close`.
+    unsafe {
+        if uv_is_closing(handle) == 0 {
+            *arg.cast::<bool>() = true;
+        }
     }
 }
 

@@ -1,0 +1,34 @@
+# rsuv: the two commands are `make demo` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export CARGO_TERM_COLOR ?= never
+
+HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite
+
+.PHONY: setup demo test lint unit leakcheck examples
+
+setup:
+	@.ci/setup
+
+demo: setup
+	cargo run --quiet --example demo
+
+## Every check: format, clippy, unit + integration + doc tests, the suite under valgrind, the demo.
+test: setup lint unit leakcheck examples
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets --quiet -- -D warnings
+
+unit:
+	cargo test --quiet
+
+leakcheck:
+	CARGO_TARGET_$(HOST)_RUNNER="$(VALGRIND)" cargo test --quiet --tests
+
+examples:
+	cargo run --quiet --example demo | tee target/demo.out
+	grep -q '^loop closed cleanly$$' target/demo.out
