@@ -35,3 +35,8 @@ pub use uv::{
     Async, AsyncSender, Check, Error, Idle, Loop, LoopHandle, Poll, PollEvents, Prepare, Result,
     RunMode, Signal, Timer, check, version, version_string,
 };
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
