@@ -29,6 +29,28 @@
 //! # Ok::<(), rsuv::Error>(())
 //! ```
 
+//!
+//! Loops and handles stay on the thread that made them (`!Send`); only [`AsyncSender`] crosses
+//! threads:
+//!
+//! ```compile_fail
+//! fn needs_send<T: Send>(_: T) {}
+//! needs_send(rsuv::Loop::new().unwrap());
+//! ```
+//!
+//! ```compile_fail
+//! fn needs_send<T: Send>(_: T) {}
+//! let lp = rsuv::Loop::new().unwrap();
+//! needs_send(rsuv::Timer::new(&lp).unwrap());
+//! ```
+//!
+//! ```
+//! fn needs_send_sync<T: Send + Sync>(_: T) {}
+//! let lp = rsuv::Loop::new().unwrap();
+//! let wake = rsuv::Async::new(&lp, |_| {}).unwrap();
+//! needs_send_sync(wake.sender());
+//! ```
+
 pub mod uv;
 
 pub use uv::{
