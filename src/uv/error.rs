@@ -15,9 +15,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// libuv's codes keep libuv's names and messages ([`Error::name`], `Display`). On Unix a libuv
 /// code is the negated `errno`, so [`Error::raw_os_error`] gives the `errno` value back and
-/// `io::Error::from(e)` carries it. rsuv adds three codes of its own, outside libuv's range,
-/// for misuse that libuv itself would answer with an abort or undefined behaviour:
-/// [`Error::CLOSED`], [`Error::REENTRANT`] and [`Error::WRONG_LOOP`].
+/// `io::Error::from(e)` carries it. rsuv adds two codes of its own, outside libuv's range, for
+/// misuse that libuv itself would answer with an abort or undefined behaviour:
+/// [`Error::CLOSED`] and [`Error::REENTRANT`].
 ///
 /// # Examples
 ///
@@ -132,15 +132,12 @@ codes! {
 
 const CLOSED_CODE: i32 = -30_001;
 const REENTRANT_CODE: i32 = -30_002;
-const WRONG_LOOP_CODE: i32 = -30_003;
 
 impl Error {
     /// rsuv's code for an operation on a handle (or loop) that is closing or closed.
     pub const CLOSED: Error = Error(CLOSED_CODE);
     /// rsuv's code for `Loop::run` called while that loop is already running (from a callback).
     pub const REENTRANT: Error = Error(REENTRANT_CODE);
-    /// rsuv's code for an operation that mixes handles of two different loops.
-    pub const WRONG_LOOP: Error = Error(WRONG_LOOP_CODE);
 
     /// Wraps a raw code as returned by a libuv function (negative).
     pub const fn from_raw(code: i32) -> Error {
@@ -164,7 +161,6 @@ impl Error {
         match self.0 {
             CLOSED_CODE => "CLOSED".into(),
             REENTRANT_CODE => "REENTRANT".into(),
-            WRONG_LOOP_CODE => "WRONG_LOOP".into(),
             // SAFETY: uv_err_name_r writes at most `len` bytes, NUL-terminated, into `buf`.
             code => fill(|buf, len| unsafe { uv_err_name_r(code, buf, len) }),
         }
@@ -176,7 +172,6 @@ impl Error {
         match self.0 {
             CLOSED_CODE => "handle is closing or closed".into(),
             REENTRANT_CODE => "loop is already running".into(),
-            WRONG_LOOP_CODE => "handle belongs to another loop".into(),
             // SAFETY: uv_strerror_r writes at most `len` bytes, NUL-terminated, into `buf`.
             code => fill(|buf, len| unsafe { uv_strerror_r(code, buf, len) }),
         }
@@ -187,7 +182,6 @@ impl Error {
             Error::EOF => io::ErrorKind::UnexpectedEof,
             Error::CLOSED => io::ErrorKind::NotConnected,
             Error::REENTRANT => io::ErrorKind::WouldBlock,
-            Error::WRONG_LOOP => io::ErrorKind::InvalidInput,
             Error::ECANCELED => io::ErrorKind::Interrupted,
             _ => io::ErrorKind::Other,
         }
