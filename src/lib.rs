@@ -54,8 +54,9 @@
 pub mod uv;
 
 pub use uv::{
-    Async, AsyncSender, Check, Error, Idle, Loop, LoopHandle, Poll, PollEvents, Prepare, Result,
-    RunMode, Signal, Timer, check, version, version_string,
+    Async, AsyncSender, Check, Error, Idle, Loop, LoopHandle, PendingHandle, Pipe, PipeName, Poll,
+    PollEvents, Prepare, Result, RunMode, SendHandle, Signal, Tcp, TcpBindFlags, Timer, WriteBuf,
+    check, version, version_string,
 };
 
 /// The README's examples, compiled and run as doc tests.

@@ -301,3 +301,31 @@ fn a_panicking_timer_does_not_fire_again() {
     t.close();
     support::finish(lp);
 }
+
+#[test]
+fn a_detached_timer_lives_until_it_closes_itself() {
+    let lp = Loop::new().unwrap();
+    let calls = Rc::new(Cell::new(0));
+    let t = Timer::new(&lp).unwrap();
+    let c = calls.clone();
+    t.start(ms(1), ms(1), move |t| {
+        c.set(c.get() + 1);
+        if c.get() == 3 {
+            t.close();
+        }
+    })
+    .unwrap();
+    t.detach(); // not closed by this drop of the owner
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(calls.get(), 3);
+    support::finish(lp);
+}
+
+#[test]
+fn a_detached_timer_is_closed_by_the_loop_teardown() {
+    let lp = Loop::new().unwrap();
+    let t = Timer::new(&lp).unwrap();
+    t.start(Duration::from_secs(60), ms(0), |_| {}).unwrap();
+    t.detach();
+    drop(lp); // closes and frees it: the leak check would see it otherwise
+}

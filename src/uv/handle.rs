@@ -67,12 +67,25 @@ impl Core {
 
     /// Starts closing: idempotent. `on_close` runs from the close callback.
     pub(crate) fn close(&self, on_close: Option<Box<dyn FnOnce()>>) -> Result<()> {
+        self.close_via(on_close, |raw, cb| {
+            // SAFETY: `raw` is an open handle of ours (not yet closing); libuv calls `cb`
+            // once it is done with the memory.
+            unsafe { uv_close(raw, cb) };
+            0
+        })
+    }
+
+    /// Starts closing through `closer` (`uv_close`, or a variant such as
+    /// `uv_tcp_close_reset`), which gets the raw handle and the close callback to pass on.
+    pub(crate) fn close_via(
+        &self,
+        on_close: Option<Box<dyn FnOnce()>>,
+        closer: impl FnOnce(*mut uv_handle_t, uv_close_cb) -> c_int,
+    ) -> Result<()> {
         let raw = self.raw()?;
+        check(closer(raw, Some(on_closed)))?;
         self.closing.set(true);
         self.on_close.set(on_close);
-        // SAFETY: `raw` is an open handle of ours (not yet closing); libuv calls `on_closed`
-        // once it is done with the memory.
-        unsafe { uv_close(raw, Some(on_closed)) };
         Ok(())
     }
 }
@@ -168,6 +181,14 @@ impl<S: State> Owned<S> {
         ManuallyDrop::new(Owned(unsafe { Rc::from_raw(data) }))
     }
 
+    /// Gives up the owning reference without closing: the handle lives on until it is closed
+    /// (from one of its callbacks, or by the loop's teardown).
+    pub(crate) fn detach(self) {
+        let me = ManuallyDrop::new(self);
+        // SAFETY: `me` is never used or dropped again, so the Rc is moved out exactly once.
+        drop(unsafe { ptr::read(&me.0) });
+    }
+
     pub(crate) fn core(&self) -> &Core {
         &self.0.core
     }
@@ -179,6 +200,10 @@ impl<S: State> Owned<S> {
     /// The raw handle cast to its concrete libuv type.
     pub(crate) fn raw<T>(&self) -> Result<*mut T> {
         self.0.core.raw().map(|p| p.cast())
+    }
+
+    pub(crate) fn loop_inner(&self) -> &LoopInner {
+        &self.0.core.lp
     }
 
     pub(crate) fn loop_handle(&self) -> LoopHandle {
@@ -279,6 +304,13 @@ macro_rules! handle_methods {
             #[doc(alias = "uv_close")]
             pub fn close_with(&self, on_close: impl FnOnce() + 'static) -> crate::Result<()> {
                 self.0.core().close(Some(Box::new(on_close)))
+            }
+
+            /// Lets the handle live on without an owner: it is no longer closed when a value is
+            /// dropped, only when it is closed (from one of its callbacks, which receive it) or
+            /// when its loop is dropped. For connections and timers that manage themselves.
+            pub fn detach(self) {
+                self.0.detach()
             }
 
             /// Whether the handle is active (what "active" means depends on the type).

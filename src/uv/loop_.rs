@@ -37,7 +37,13 @@ pub(crate) struct LoopInner {
     now_at_close: Cell<u64>,
     /// Descriptors watched by a `Poll` handle on this loop: libuv does not support two.
     poll_fds: RefCell<HashSet<i32>>,
+    /// The buffer every stream and UDP read on this loop lands in (see `read_buffer`).
+    read_buf: Cell<Vec<u8>>,
 }
+
+/// Size of the per-loop read buffer (as uvloop's): also room for several datagrams when UDP
+/// uses recvmmsg.
+pub(crate) const READ_BUFFER_SIZE: usize = 256 * 1024;
 
 fn loop_layout() -> Layout {
     // SAFETY: uv_loop_size has no preconditions.
@@ -79,6 +85,31 @@ impl LoopInner {
 
     pub(crate) fn release_poll_fd(&self, fd: i32) {
         self.poll_fds.borrow_mut().remove(&fd);
+    }
+
+    /// The loop's read buffer, for a libuv alloc callback. Reads on one loop are sequential
+    /// (libuv asks for a buffer, reads into it and calls the read callback before anything
+    /// else runs), so one buffer serves every stream and UDP socket of the loop.
+    pub(crate) fn read_buffer(&self) -> (*mut u8, usize) {
+        let mut buf = self.read_buf.take();
+        if buf.len() < READ_BUFFER_SIZE {
+            buf = vec![0; READ_BUFFER_SIZE];
+        }
+        let region = (buf.as_mut_ptr(), buf.len());
+        self.read_buf.set(buf); // moving the Vec does not move its heap buffer
+        region
+    }
+
+    /// Lends the first `n` bytes of the read buffer (filled by libuv since `read_buffer`) to
+    /// `f`; a negative `n` is a libuv error code.
+    pub(crate) fn with_read_buffer(&self, n: isize, f: impl FnOnce(Result<&[u8]>)) {
+        if n < 0 {
+            return f(Err(Error::from_raw(n as i32)));
+        }
+        // Taken out while lent, so that nothing can reuse it under the borrow.
+        let buf = self.read_buf.take();
+        f(buf.get(..n as usize).ok_or(Error::ENOBUFS));
+        self.read_buf.set(buf);
     }
 }
 
@@ -147,6 +178,7 @@ impl Loop {
             panic: Cell::new(None),
             now_at_close: Cell::new(0),
             poll_fds: RefCell::default(),
+            read_buf: Cell::new(Vec::new()),
         });
         // SAFETY: `raw` is an initialized loop; data points at the LoopInner, which outlives it.
         unsafe { uv_loop_set_data(raw, Rc::as_ptr(&inner) as *mut c_void) };

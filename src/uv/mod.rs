@@ -1,19 +1,28 @@
 //! Safe wrappers over libuv: the only module with libuv `unsafe`.
 
+mod addr;
 mod async_;
 mod error;
+mod fd;
 mod handle;
 mod loop_;
+mod pipe;
 mod poll;
+mod req;
 mod signal;
+pub(crate) mod stream;
+mod tcp;
 mod timer;
 mod watcher;
 
 pub use async_::{Async, AsyncSender};
 pub use error::{Error, Result, check};
 pub use loop_::{Loop, LoopHandle, RunMode};
+pub use pipe::{PendingHandle, Pipe, PipeName, SendHandle};
 pub use poll::{Poll, PollEvents};
 pub use signal::Signal;
+pub use stream::WriteBuf;
+pub use tcp::{Tcp, TcpBindFlags};
 pub use timer::Timer;
 pub use watcher::{Check, Idle, Prepare};
 

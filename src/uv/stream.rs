@@ -1,0 +1,594 @@
+//! The stream layer shared by [`Tcp`](super::Tcp) and [`Pipe`](super::Pipe): reading, writing,
+//! shutdown, listening and accepting.
+//!
+//! Reads land in one buffer per loop (reads are sequential on a loop thread: libuv asks for a
+//! buffer, reads into it and calls back before anything else runs), lent to the read callback as
+//! a `&[u8]`; no allocation per read. Write requests are pooled per stream and keep the written
+//! buffers alive until their callback; a caller that wants no request at all uses `try_write`.
+
+use std::cell::RefCell;
+use std::os::fd::RawFd;
+use std::os::raw::c_int;
+use std::rc::Rc;
+
+use libuv_sys2::*;
+
+use super::error::{Error, Result, check};
+use super::handle::{Callback, Owned, State, dispatch};
+use super::req::{ReqMem, Request, from_data, into_data};
+
+/// A buffer handed to a write: owned (or `'static`) bytes, kept alive until the write's
+/// callback has run. Converting a `Vec<u8>`, `Box<[u8]>`, `String`, `Rc<[u8]>` or a `'static`
+/// slice does not copy; [`WriteBuf::other`] takes any owner of bytes (one small allocation).
+pub enum WriteBuf {
+    /// Bytes in a `Vec`.
+    Vec(Vec<u8>),
+    /// Bytes in a boxed slice.
+    Boxed(Box<[u8]>),
+    /// Shared bytes.
+    Shared(Rc<[u8]>),
+    /// Static bytes.
+    Static(&'static [u8]),
+    /// Any other owner of bytes.
+    Other(Box<dyn AsRef<[u8]>>),
+}
+
+impl WriteBuf {
+    /// Wraps any owner of bytes (a `bytes::Bytes`, a memory map, a Python buffer, ...).
+    pub fn other(owner: impl AsRef<[u8]> + 'static) -> WriteBuf {
+        WriteBuf::Other(Box::new(owner))
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            WriteBuf::Vec(v) => v,
+            WriteBuf::Boxed(b) => b,
+            WriteBuf::Shared(r) => r,
+            WriteBuf::Static(s) => s,
+            WriteBuf::Other(o) => (**o).as_ref(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for WriteBuf {
+    fn from(v: Vec<u8>) -> Self {
+        WriteBuf::Vec(v)
+    }
+}
+impl From<Box<[u8]>> for WriteBuf {
+    fn from(b: Box<[u8]>) -> Self {
+        WriteBuf::Boxed(b)
+    }
+}
+impl From<String> for WriteBuf {
+    fn from(s: String) -> Self {
+        WriteBuf::Vec(s.into_bytes())
+    }
+}
+impl From<Rc<[u8]>> for WriteBuf {
+    fn from(r: Rc<[u8]>) -> Self {
+        WriteBuf::Shared(r)
+    }
+}
+impl From<&'static [u8]> for WriteBuf {
+    fn from(s: &'static [u8]) -> Self {
+        WriteBuf::Static(s)
+    }
+}
+impl<const N: usize> From<&'static [u8; N]> for WriteBuf {
+    fn from(s: &'static [u8; N]) -> Self {
+        WriteBuf::Static(s)
+    }
+}
+impl From<&'static str> for WriteBuf {
+    fn from(s: &'static str) -> Self {
+        WriteBuf::Static(s.as_bytes())
+    }
+}
+
+type ReadCb<H> = dyn FnMut(&H, Result<&[u8]>);
+type ConnectionCb<H> = dyn FnMut(&H, Result<()>);
+type DoneCb<H> = Box<dyn FnOnce(&H, Result<()>)>;
+
+/// How many finished write requests a stream keeps for reuse.
+const WRITE_POOL_MAX: usize = 64;
+
+/// Per-stream state, generic over the public handle type so callbacks get `&Tcp` or `&Pipe`.
+pub(crate) struct StreamState<H: 'static> {
+    read_cb: Callback<ReadCb<H>>,
+    connection_cb: Callback<ConnectionCb<H>>,
+    #[allow(clippy::vec_box)] // boxed: a request's address is handed to libuv while in flight
+    write_pool: RefCell<Vec<Box<WriteReq<H>>>>,
+    /// Pipes only: whether the pipe passes handles (IPC).
+    pub(crate) ipc: bool,
+}
+
+impl<H> StreamState<H> {
+    pub(crate) fn new(ipc: bool) -> Self {
+        StreamState {
+            read_cb: Callback::empty(),
+            connection_cb: Callback::empty(),
+            write_pool: RefCell::default(),
+            ipc,
+        }
+    }
+}
+
+impl<H> State for StreamState<H> {
+    fn clear(&self) {
+        self.read_cb.clear();
+        self.connection_cb.clear();
+        drop(self.write_pool.take());
+    }
+}
+
+/// What the generic stream code needs from a public stream type.
+pub(crate) trait StreamHandle: Sized + 'static {
+    fn owned(&self) -> &Owned<StreamState<Self>>;
+    fn wrap(owned: Owned<StreamState<Self>>) -> Self;
+    /// A fresh, unconnected handle of the same kind on the same loop (for `accept`).
+    fn new_peer(&self) -> Result<Self>;
+}
+
+fn stream<H: StreamHandle>(h: &H) -> Result<*mut uv_stream_t> {
+    h.owned().raw::<uv_stream_t>()
+}
+
+// ---- reading ----
+
+unsafe extern "C" fn on_alloc(raw: *mut uv_handle_t, _suggested: usize, buf: *mut uv_buf_t) {
+    // SAFETY: libuv calls this for open handles of ours; the loop's read buffer outlives it.
+    unsafe {
+        let lp = uv_loop_get_data(uv_handle_get_loop(raw)).cast::<super::loop_::LoopInner>();
+        let (base, len) = (*lp).read_buffer();
+        *buf = uv_buf_init(base.cast(), len as u32);
+    }
+}
+
+unsafe extern "C" fn on_read<H: StreamHandle>(raw: *mut uv_stream_t, n: isize, _: *const uv_buf_t) {
+    if n == 0 {
+        return; // EAGAIN: nothing read
+    }
+    // SAFETY: libuv calls this only for open streams made by `H`.
+    unsafe {
+        dispatch(raw.cast(), H::wrap, |h| {
+            let owned = h.owned();
+            owned.loop_inner().with_read_buffer(n, |data| {
+                owned.state().read_cb.call(owned.core(), |f| f(h, data));
+            });
+        })
+    }
+}
+
+pub(crate) fn read_start<H: StreamHandle>(
+    h: &H,
+    cb: impl FnMut(&H, Result<&[u8]>) + 'static,
+) -> Result<()> {
+    let raw = stream(h)?;
+    h.owned().state().read_cb.set(Box::new(cb));
+    // SAFETY: `raw` is an open stream; the callbacks match the handle's type.
+    check(unsafe { uv_read_start(raw, Some(on_alloc), Some(on_read::<H>)) }).map(drop)
+}
+
+pub(crate) fn read_stop<H: StreamHandle>(h: &H) -> Result<()> {
+    // SAFETY: the stream is open.
+    check(unsafe { uv_read_stop(stream(h)?) }).map(drop)
+}
+
+// ---- writing ----
+
+/// A pooled write request: the libuv request, the buffers it writes, and its callback.
+pub(crate) struct WriteReq<H: 'static> {
+    mem: ReqMem,
+    bufs: Vec<WriteBuf>,
+    uv_bufs: Vec<uv_buf_t>,
+    cb: Option<DoneCb<H>>,
+}
+
+impl<H> Request for WriteReq<H> {
+    fn mem(&self) -> &ReqMem {
+        &self.mem
+    }
+}
+
+fn take_write_req<H: StreamHandle>(h: &H) -> Box<WriteReq<H>> {
+    let pooled = h.owned().state().write_pool.borrow_mut().pop();
+    pooled.unwrap_or_else(|| {
+        Box::new(WriteReq {
+            mem: ReqMem::new(uv_req_type_UV_WRITE),
+            bufs: Vec::new(),
+            uv_bufs: Vec::new(),
+            cb: None,
+        })
+    })
+}
+
+unsafe extern "C" fn on_write<H: StreamHandle>(req: *mut uv_write_t, status: c_int) {
+    // SAFETY: `req` was handed to libuv by `write_bufs` through `into_data`.
+    let mut owner = unsafe { from_data::<WriteReq<H>, _>(req) };
+    // SAFETY: a write request's `handle` is the stream it writes to, still open (or closing,
+    // for ECANCELED): its memory is freed only after its close callback, which runs later.
+    let raw = unsafe { (*req).handle };
+    let cb = owner.cb.take();
+    owner.uv_bufs.clear();
+    // SAFETY: as above.
+    unsafe {
+        dispatch(raw.cast(), H::wrap, |h| {
+            owner.bufs.clear(); // drops the written buffers, keeps the capacity
+            let mut pool = h.owned().state().write_pool.borrow_mut();
+            if pool.len() < WRITE_POOL_MAX && !h.owned().core().is_closing() {
+                pool.push(owner);
+            }
+            drop(pool);
+            if let Some(cb) = cb {
+                cb(h, check(status).map(drop));
+            }
+        })
+    }
+}
+
+pub(crate) fn write_bufs<H: StreamHandle>(
+    h: &H,
+    bufs: impl IntoIterator<Item = WriteBuf>,
+    cb: Option<DoneCb<H>>,
+) -> Result<()> {
+    write2(h, bufs, std::ptr::null_mut(), cb)
+}
+
+/// A write that may also send a handle over an IPC pipe (`send` non-null).
+pub(crate) fn write2<H: StreamHandle>(
+    h: &H,
+    bufs: impl IntoIterator<Item = WriteBuf>,
+    send: *mut uv_stream_t,
+    cb: Option<DoneCb<H>>,
+) -> Result<()> {
+    let raw = stream(h)?;
+    let mut req = take_write_req(h);
+    req.bufs.extend(bufs);
+    let WriteReq { bufs, uv_bufs, .. } = &mut *req;
+    for b in bufs.iter() {
+        let s = b.as_slice();
+        // SAFETY: uv_buf_init only packs a pointer and a length; libuv does not write through it.
+        uv_bufs.push(unsafe { uv_buf_init(s.as_ptr().cast_mut().cast(), buf_len(s.len())?) });
+    }
+    req.cb = cb;
+    let (ptr, count) = (req.uv_bufs.as_ptr(), req.uv_bufs.len() as u32);
+    let uv_req = into_data::<_, uv_write_t>(req);
+    // SAFETY: `raw` is an open stream; the buffers stay alive in the request until `on_write`;
+    // `send` is null or an open stream (checked by the caller).
+    let rc = unsafe { uv_write2(uv_req, raw, ptr, count, send, Some(on_write::<H>)) };
+    if rc < 0 {
+        // SAFETY: libuv refused the request, so it never saw it; take it back.
+        let mut owner = unsafe { from_data::<WriteReq<H>, _>(uv_req) };
+        owner.bufs.clear();
+        owner.uv_bufs.clear();
+        owner.cb = None;
+        h.owned().state().write_pool.borrow_mut().push(owner);
+    }
+    check(rc).map(drop)
+}
+
+fn buf_len(len: usize) -> Result<u32> {
+    u32::try_from(len).map_err(|_| Error::EINVAL)
+}
+
+pub(crate) fn try_write<H: StreamHandle>(h: &H, bufs: &[&[u8]]) -> Result<usize> {
+    let raw = stream(h)?;
+    let mut uv_bufs = [uv_buf_t {
+        base: std::ptr::null_mut(),
+        len: 0,
+    }; 16];
+    let count = bufs.len().min(uv_bufs.len());
+    for (slot, b) in uv_bufs.iter_mut().zip(bufs) {
+        // SAFETY: as in `write_bufs`; uv_try_write reads the bytes before returning.
+        *slot = unsafe { uv_buf_init(b.as_ptr().cast_mut().cast(), buf_len(b.len())?) };
+    }
+    // SAFETY: `raw` is an open stream; the buffers outlive the call.
+    check(unsafe { uv_try_write(raw, uv_bufs.as_ptr(), count as u32) }).map(|n| n as usize)
+}
+
+// ---- connect, shutdown, listen, accept ----
+
+struct ConnectReq<H: 'static> {
+    mem: ReqMem,
+    cb: DoneCb<H>,
+}
+
+impl<H> Request for ConnectReq<H> {
+    fn mem(&self) -> &ReqMem {
+        &self.mem
+    }
+}
+
+unsafe extern "C" fn on_connect<H: StreamHandle>(req: *mut uv_connect_t, status: c_int) {
+    // SAFETY: `req` was handed to libuv by `connect` through `into_data`.
+    let owner = unsafe { from_data::<ConnectReq<H>, _>(req) };
+    // SAFETY: the request's stream is open or closing (memory alive until its close callback).
+    let raw = unsafe { (*req).handle };
+    // SAFETY: as above.
+    unsafe {
+        dispatch(raw.cast(), H::wrap, |h| {
+            (owner.cb)(h, check(status).map(drop))
+        })
+    }
+}
+
+/// Starts a connect request: `start` calls `uv_tcp_connect`/`uv_pipe_connect2` with the request
+/// and the callback to pass on.
+pub(crate) fn connect<H: StreamHandle>(
+    h: &H,
+    cb: DoneCb<H>,
+    start: impl FnOnce(*mut uv_connect_t, uv_connect_cb) -> c_int,
+) -> Result<()> {
+    stream(h)?;
+    let owner = Box::new(ConnectReq {
+        mem: ReqMem::new(uv_req_type_UV_CONNECT),
+        cb,
+    });
+    let req = into_data::<_, uv_connect_t>(owner);
+    let rc = start(req, Some(on_connect::<H>));
+    if rc < 0 {
+        // SAFETY: refused, so libuv never saw the request.
+        drop(unsafe { from_data::<ConnectReq<H>, _>(req) });
+    }
+    check(rc).map(drop)
+}
+
+struct ShutdownReq<H: 'static> {
+    mem: ReqMem,
+    cb: DoneCb<H>,
+}
+
+impl<H> Request for ShutdownReq<H> {
+    fn mem(&self) -> &ReqMem {
+        &self.mem
+    }
+}
+
+unsafe extern "C" fn on_shutdown<H: StreamHandle>(req: *mut uv_shutdown_t, status: c_int) {
+    // SAFETY: `req` was handed to libuv by `shutdown` through `into_data`.
+    let owner = unsafe { from_data::<ShutdownReq<H>, _>(req) };
+    // SAFETY: the request's stream is open or closing (memory alive until its close callback).
+    let raw = unsafe { (*req).handle };
+    // SAFETY: as above.
+    unsafe {
+        dispatch(raw.cast(), H::wrap, |h| {
+            (owner.cb)(h, check(status).map(drop))
+        })
+    }
+}
+
+pub(crate) fn shutdown<H: StreamHandle>(h: &H, cb: DoneCb<H>) -> Result<()> {
+    let raw = stream(h)?;
+    let owner = Box::new(ShutdownReq {
+        mem: ReqMem::new(uv_req_type_UV_SHUTDOWN),
+        cb,
+    });
+    let req = into_data::<_, uv_shutdown_t>(owner);
+    // SAFETY: `raw` is an open stream; the request is ours until `on_shutdown`.
+    let rc = unsafe { uv_shutdown(req, raw, Some(on_shutdown::<H>)) };
+    if rc < 0 {
+        // SAFETY: refused, so libuv never saw it.
+        drop(unsafe { from_data::<ShutdownReq<H>, _>(req) });
+    }
+    check(rc).map(drop)
+}
+
+unsafe extern "C" fn on_connection<H: StreamHandle>(raw: *mut uv_stream_t, status: c_int) {
+    // SAFETY: libuv calls this only for open listening streams made by `H`.
+    unsafe {
+        dispatch(raw.cast(), H::wrap, |h| {
+            let owned = h.owned();
+            owned
+                .state()
+                .connection_cb
+                .call(owned.core(), |f| f(h, check(status).map(drop)));
+        })
+    }
+}
+
+pub(crate) fn listen<H: StreamHandle>(
+    h: &H,
+    backlog: i32,
+    cb: impl FnMut(&H, Result<()>) + 'static,
+) -> Result<()> {
+    let raw = stream(h)?;
+    h.owned().state().connection_cb.set(Box::new(cb));
+    // SAFETY: `raw` is an open stream.
+    check(unsafe { uv_listen(raw, backlog, Some(on_connection::<H>)) }).map(drop)
+}
+
+pub(crate) fn accept<H: StreamHandle>(h: &H) -> Result<H> {
+    let server = stream(h)?;
+    let client = h.new_peer()?;
+    // SAFETY: both are open streams of the same kind on the same loop.
+    check(unsafe { uv_accept(server, stream(&client)?) })?;
+    Ok(client)
+}
+
+pub(crate) fn write_queue_size<H: StreamHandle>(h: &H) -> usize {
+    // SAFETY: the stream is open.
+    stream(h).map_or(0, |raw| unsafe { uv_stream_get_write_queue_size(raw) })
+}
+
+pub(crate) fn is_readable<H: StreamHandle>(h: &H) -> bool {
+    // SAFETY: the stream is open.
+    stream(h).is_ok_and(|raw| unsafe { uv_is_readable(raw) } != 0)
+}
+
+pub(crate) fn is_writable<H: StreamHandle>(h: &H) -> bool {
+    // SAFETY: the stream is open.
+    stream(h).is_ok_and(|raw| unsafe { uv_is_writable(raw) } != 0)
+}
+
+pub(crate) fn fileno<H: StreamHandle>(h: &H) -> Result<RawFd> {
+    let mut fd: uv_os_fd_t = -1;
+    // SAFETY: the handle is open; `fd` is a valid out-pointer.
+    check(unsafe { uv_fileno(h.owned().raw()?, &mut fd) })?;
+    Ok(fd)
+}
+
+/// Adds the stream methods to a stream type.
+macro_rules! stream_methods {
+    ($ty:ident) => {
+        impl $ty {
+            /// Starts reading: `cb` gets each chunk read (a `&[u8]` lent for the call; copy what
+            /// you keep), then `Err(Error::EOF)` at end of stream or another error. After an
+            /// error or EOF reading has stopped.
+            ///
+            /// # Errors
+            ///
+            /// `ENOTCONN` if not connected; [`Error::CLOSED`](crate::Error::CLOSED) if closing.
+            #[doc(alias = "uv_read_start")]
+            pub fn read_start(
+                &self,
+                cb: impl FnMut(&$ty, crate::Result<&[u8]>) + 'static,
+            ) -> crate::Result<()> {
+                $crate::uv::stream::read_start(self, cb)
+            }
+
+            /// Stops reading. The read callback stays installed.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::CLOSED`](crate::Error::CLOSED) if closing.
+            #[doc(alias = "uv_read_stop")]
+            pub fn read_stop(&self) -> crate::Result<()> {
+                $crate::uv::stream::read_stop(self)
+            }
+
+            /// Queues a write of `buf`; `cb` runs once it is written (or failed, or was
+            /// cancelled with `ECANCELED` because the handle closed). The buffer is kept alive
+            /// until then. The request is pooled: no allocation per write on the steady path
+            /// (a `cb` that captures nothing is not allocated either).
+            ///
+            /// # Errors
+            ///
+            /// `EPIPE` or `ENOTCONN` when the stream cannot be written;
+            /// [`Error::CLOSED`](crate::Error::CLOSED) if closing.
+            #[doc(alias = "uv_write")]
+            pub fn write(
+                &self,
+                buf: impl Into<$crate::uv::WriteBuf>,
+                cb: impl FnOnce(&$ty, crate::Result<()>) + 'static,
+            ) -> crate::Result<()> {
+                $crate::uv::stream::write_bufs(self, [buf.into()], Some(Box::new(cb)))
+            }
+
+            /// Queues a write with no completion callback (errors then surface on the next
+            /// read or write).
+            ///
+            /// # Errors
+            ///
+            /// As for `write`.
+            #[doc(alias = "uv_write")]
+            pub fn write_nocb(&self, buf: impl Into<$crate::uv::WriteBuf>) -> crate::Result<()> {
+                $crate::uv::stream::write_bufs(self, [buf.into()], None)
+            }
+
+            /// Queues one vectored write of several buffers.
+            ///
+            /// # Errors
+            ///
+            /// As for `write`.
+            #[doc(alias = "uv_write")]
+            pub fn write_vectored(
+                &self,
+                bufs: impl IntoIterator<Item = $crate::uv::WriteBuf>,
+                cb: impl FnOnce(&$ty, crate::Result<()>) + 'static,
+            ) -> crate::Result<()> {
+                $crate::uv::stream::write_bufs(self, bufs, Some(Box::new(cb)))
+            }
+
+            /// Writes what the socket takes right now, without queueing: returns the number
+            /// of bytes written. No request, no copy.
+            ///
+            /// # Errors
+            ///
+            /// `EAGAIN` if nothing could be written now (or writes are already queued);
+            /// [`Error::CLOSED`](crate::Error::CLOSED) if closing.
+            #[doc(alias = "uv_try_write")]
+            pub fn try_write(&self, buf: &[u8]) -> crate::Result<usize> {
+                $crate::uv::stream::try_write(self, &[buf])
+            }
+
+            /// Like `try_write`, for up to 16 buffers at once.
+            ///
+            /// # Errors
+            ///
+            /// As for `try_write`.
+            #[doc(alias = "uv_try_write")]
+            pub fn try_write_vectored(&self, bufs: &[&[u8]]) -> crate::Result<usize> {
+                $crate::uv::stream::try_write(self, bufs)
+            }
+
+            /// Shuts down the write side once queued writes are done; `cb` runs then.
+            ///
+            /// # Errors
+            ///
+            /// `ENOTCONN` if not connected; [`Error::CLOSED`](crate::Error::CLOSED) if closing.
+            #[doc(alias = "uv_shutdown")]
+            pub fn shutdown(
+                &self,
+                cb: impl FnOnce(&$ty, crate::Result<()>) + 'static,
+            ) -> crate::Result<()> {
+                $crate::uv::stream::shutdown(self, Box::new(cb))
+            }
+
+            /// Listens for connections; `cb` runs for each one, which
+            /// [`accept`](Self::accept) then takes.
+            ///
+            /// # Errors
+            ///
+            /// `EADDRINUSE`, `EINVAL` (not bound), ...; [`Error::CLOSED`](crate::Error::CLOSED).
+            #[doc(alias = "uv_listen")]
+            pub fn listen(
+                &self,
+                backlog: i32,
+                cb: impl FnMut(&$ty, crate::Result<()>) + 'static,
+            ) -> crate::Result<()> {
+                $crate::uv::stream::listen(self, backlog, cb)
+            }
+
+            /// Accepts a pending connection as a new handle on the same loop.
+            ///
+            /// # Errors
+            ///
+            /// `EAGAIN` when no connection is pending; [`Error::CLOSED`](crate::Error::CLOSED).
+            #[doc(alias = "uv_accept")]
+            pub fn accept(&self) -> crate::Result<$ty> {
+                $crate::uv::stream::accept(self)
+            }
+
+            /// Bytes queued for writing and not yet written.
+            #[doc(alias = "uv_stream_get_write_queue_size")]
+            pub fn write_queue_size(&self) -> usize {
+                $crate::uv::stream::write_queue_size(self)
+            }
+
+            /// Whether the stream can be read (`false` once closing).
+            #[doc(alias = "uv_is_readable")]
+            pub fn is_readable(&self) -> bool {
+                $crate::uv::stream::is_readable(self)
+            }
+
+            /// Whether the stream can be written (`false` once closing).
+            #[doc(alias = "uv_is_writable")]
+            pub fn is_writable(&self) -> bool {
+                $crate::uv::stream::is_writable(self)
+            }
+
+            /// The underlying descriptor, still owned by the handle.
+            ///
+            /// # Errors
+            ///
+            /// `EBADF` before it has one; [`Error::CLOSED`](crate::Error::CLOSED).
+            #[doc(alias = "uv_fileno")]
+            pub fn fileno(&self) -> crate::Result<std::os::fd::RawFd> {
+                $crate::uv::stream::fileno(self)
+            }
+        }
+    };
+}
+pub(crate) use stream_methods;
