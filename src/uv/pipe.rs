@@ -13,7 +13,7 @@ use super::WriteBuf;
 use super::error::{Error, Result, check};
 use super::handle::{Owned, handle_methods};
 use super::loop_::LoopHandle;
-use super::stream::{StreamHandle, StreamState, stream_methods};
+use super::stream::{DoneCb, StreamHandle, StreamState, stream_methods};
 use super::tcp::Tcp;
 
 /// The name of a pipe's socket.
@@ -203,7 +203,7 @@ impl Pipe {
         self.connect_bytes(abstract_name(name), Box::new(cb))
     }
 
-    fn connect_bytes(&self, name: Vec<u8>, cb: Box<dyn FnOnce(&Pipe, Result<()>)>) -> Result<()> {
+    fn connect_bytes(&self, name: Vec<u8>, cb: DoneCb<Pipe>) -> Result<()> {
         let raw = self.0.raw()?;
         check_len(&name)?;
         let (ptr, len) = (name.as_ptr().cast::<c_char>(), name.len());

@@ -89,7 +89,7 @@ impl From<&'static str> for WriteBuf {
 
 type ReadCb<H> = dyn FnMut(&H, Result<&[u8]>);
 type ConnectionCb<H> = dyn FnMut(&H, Result<()>);
-type DoneCb<H> = Box<dyn FnOnce(&H, Result<()>)>;
+pub(crate) type DoneCb<H> = Box<dyn FnOnce(&H, Result<()>)>;
 
 /// How many finished write requests a stream keeps for reuse.
 const WRITE_POOL_MAX: usize = 64;
