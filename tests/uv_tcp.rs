@@ -170,7 +170,7 @@ fn peer_reset_gives_econnreset_and_then_writes_fail() {
         .unwrap();
     lp.run(RunMode::Default).unwrap();
     assert_eq!(*read_err.borrow(), Some(Error::ECONNRESET));
-    let w = write_err.borrow().clone().unwrap();
+    let w = write_err.borrow().unwrap();
     assert!(
         matches!(w, Err(Error::EPIPE) | Err(Error::ECONNRESET)),
         "write after reset: {w:?}"
