@@ -100,15 +100,24 @@ impl LoopInner {
         region
     }
 
-    /// Lends the first `n` bytes of the read buffer (filled by libuv since `read_buffer`) to
-    /// `f`; a negative `n` is a libuv error code.
-    pub(crate) fn with_read_buffer(&self, n: isize, f: impl FnOnce(Result<&[u8]>)) {
+    /// Lends the `n` bytes at `base` in the read buffer (filled by libuv since `read_buffer`;
+    /// `base` is the start or, for recvmmsg, a datagram inside it) to `f`; a negative `n` is a
+    /// libuv error code.
+    pub(crate) fn with_read_buffer(
+        &self,
+        base: *const u8,
+        n: isize,
+        f: impl FnOnce(Result<&[u8]>),
+    ) {
         if n < 0 {
             return f(Err(Error::from_raw(n as i32)));
         }
         // Taken out while lent, so that nothing can reuse it under the borrow.
         let buf = self.read_buf.take();
-        f(buf.get(..n as usize).ok_or(Error::ENOBUFS));
+        let start = (base as usize).wrapping_sub(buf.as_ptr() as usize);
+        f(buf
+            .get(start..start.saturating_add(n as usize))
+            .ok_or(Error::ENOBUFS));
         self.read_buf.set(buf);
     }
 }

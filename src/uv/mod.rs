@@ -2,6 +2,7 @@
 
 mod addr;
 mod async_;
+mod buf;
 mod error;
 mod fd;
 mod handle;
@@ -16,12 +17,12 @@ mod timer;
 mod watcher;
 
 pub use async_::{Async, AsyncSender};
+pub use buf::WriteBuf;
 pub use error::{Error, Result, check};
 pub use loop_::{Loop, LoopHandle, RunMode};
 pub use pipe::{PendingHandle, Pipe, PipeName, SendHandle};
 pub use poll::{Poll, PollEvents};
 pub use signal::Signal;
-pub use stream::WriteBuf;
 pub use tcp::{Tcp, TcpBindFlags};
 pub use timer::Timer;
 pub use watcher::{Check, Idle, Prepare};

@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use libuv_sys2::*;
 
 use super::WriteBuf;
+use super::buf::DoneCb;
 use super::error::{Error, Result, check};
 use super::handle::{Owned, handle_methods};
 use super::loop_::LoopHandle;
-use super::stream::{DoneCb, StreamHandle, StreamState, stream_methods};
+use super::stream::{StreamHandle, StreamState, stream_methods};
 use super::tcp::Tcp;
 
 /// The name of a pipe's socket.

@@ -6,100 +6,24 @@
 //! a `&[u8]`; no allocation per read. Write requests are pooled per stream and keep the written
 //! buffers alive until their callback; a caller that wants no request at all uses `try_write`.
 
-use std::cell::RefCell;
 use std::os::fd::RawFd;
 use std::os::raw::c_int;
-use std::rc::Rc;
 
 use libuv_sys2::*;
 
-use super::error::{Error, Result, check};
+use super::buf::{BufReq, DoneCb, ReqPool, WriteBuf};
+use super::error::{Result, check};
 use super::handle::{Callback, Owned, State, dispatch};
 use super::req::{ReqMem, Request, from_data, into_data};
 
-/// A buffer handed to a write: owned (or `'static`) bytes, kept alive until the write's
-/// callback has run. Converting a `Vec<u8>`, `Box<[u8]>`, `String`, `Rc<[u8]>` or a `'static`
-/// slice does not copy; [`WriteBuf::other`] takes any owner of bytes (one small allocation).
-pub enum WriteBuf {
-    /// Bytes in a `Vec`.
-    Vec(Vec<u8>),
-    /// Bytes in a boxed slice.
-    Boxed(Box<[u8]>),
-    /// Shared bytes.
-    Shared(Rc<[u8]>),
-    /// Static bytes.
-    Static(&'static [u8]),
-    /// Any other owner of bytes.
-    Other(Box<dyn AsRef<[u8]>>),
-}
-
-impl WriteBuf {
-    /// Wraps any owner of bytes (a `bytes::Bytes`, a memory map, a Python buffer, ...).
-    pub fn other(owner: impl AsRef<[u8]> + 'static) -> WriteBuf {
-        WriteBuf::Other(Box::new(owner))
-    }
-
-    /// The bytes.
-    pub fn as_slice(&self) -> &[u8] {
-        match self {
-            WriteBuf::Vec(v) => v,
-            WriteBuf::Boxed(b) => b,
-            WriteBuf::Shared(r) => r,
-            WriteBuf::Static(s) => s,
-            WriteBuf::Other(o) => (**o).as_ref(),
-        }
-    }
-}
-
-impl From<Vec<u8>> for WriteBuf {
-    fn from(v: Vec<u8>) -> Self {
-        WriteBuf::Vec(v)
-    }
-}
-impl From<Box<[u8]>> for WriteBuf {
-    fn from(b: Box<[u8]>) -> Self {
-        WriteBuf::Boxed(b)
-    }
-}
-impl From<String> for WriteBuf {
-    fn from(s: String) -> Self {
-        WriteBuf::Vec(s.into_bytes())
-    }
-}
-impl From<Rc<[u8]>> for WriteBuf {
-    fn from(r: Rc<[u8]>) -> Self {
-        WriteBuf::Shared(r)
-    }
-}
-impl From<&'static [u8]> for WriteBuf {
-    fn from(s: &'static [u8]) -> Self {
-        WriteBuf::Static(s)
-    }
-}
-impl<const N: usize> From<&'static [u8; N]> for WriteBuf {
-    fn from(s: &'static [u8; N]) -> Self {
-        WriteBuf::Static(s)
-    }
-}
-impl From<&'static str> for WriteBuf {
-    fn from(s: &'static str) -> Self {
-        WriteBuf::Static(s.as_bytes())
-    }
-}
-
 type ReadCb<H> = dyn FnMut(&H, Result<&[u8]>);
 type ConnectionCb<H> = dyn FnMut(&H, Result<()>);
-pub(crate) type DoneCb<H> = Box<dyn FnOnce(&H, Result<()>)>;
-
-/// How many finished write requests a stream keeps for reuse.
-const WRITE_POOL_MAX: usize = 64;
 
 /// Per-stream state, generic over the public handle type so callbacks get `&Tcp` or `&Pipe`.
 pub(crate) struct StreamState<H: 'static> {
     read_cb: Callback<ReadCb<H>>,
     connection_cb: Callback<ConnectionCb<H>>,
-    #[allow(clippy::vec_box)] // boxed: a request's address is handed to libuv while in flight
-    write_pool: RefCell<Vec<Box<WriteReq<H>>>>,
+    write_pool: ReqPool<H>,
     /// Pipes only: whether the pipe passes handles (IPC).
     pub(crate) ipc: bool,
 }
@@ -109,7 +33,7 @@ impl<H> StreamState<H> {
         StreamState {
             read_cb: Callback::empty(),
             connection_cb: Callback::empty(),
-            write_pool: RefCell::default(),
+            write_pool: ReqPool::new(uv_req_type_UV_WRITE),
             ipc,
         }
     }
@@ -119,7 +43,7 @@ impl<H> State for StreamState<H> {
     fn clear(&self) {
         self.read_cb.clear();
         self.connection_cb.clear();
-        drop(self.write_pool.take());
+        self.write_pool.clear();
     }
 }
 
@@ -146,15 +70,21 @@ unsafe extern "C" fn on_alloc(raw: *mut uv_handle_t, _suggested: usize, buf: *mu
     }
 }
 
-unsafe extern "C" fn on_read<H: StreamHandle>(raw: *mut uv_stream_t, n: isize, _: *const uv_buf_t) {
+unsafe extern "C" fn on_read<H: StreamHandle>(
+    raw: *mut uv_stream_t,
+    n: isize,
+    buf: *const uv_buf_t,
+) {
     if n == 0 {
         return; // EAGAIN: nothing read
     }
+    // SAFETY: `buf` is the buffer our alloc callback gave (or null on some errors).
+    let base = unsafe { buf.as_ref() }.map_or(std::ptr::null(), |b| b.base.cast_const().cast());
     // SAFETY: libuv calls this only for open streams made by `H`.
     unsafe {
         dispatch(raw.cast(), H::wrap, |h| {
             let owned = h.owned();
-            owned.loop_inner().with_read_buffer(n, |data| {
+            owned.loop_inner().with_read_buffer(base, n, |data| {
                 owned.state().read_cb.call(owned.core(), |f| f(h, data));
             });
         })
@@ -178,49 +108,19 @@ pub(crate) fn read_stop<H: StreamHandle>(h: &H) -> Result<()> {
 
 // ---- writing ----
 
-/// A pooled write request: the libuv request, the buffers it writes, and its callback.
-pub(crate) struct WriteReq<H: 'static> {
-    mem: ReqMem,
-    bufs: Vec<WriteBuf>,
-    uv_bufs: Vec<uv_buf_t>,
-    cb: Option<DoneCb<H>>,
-}
-
-impl<H> Request for WriteReq<H> {
-    fn mem(&self) -> &ReqMem {
-        &self.mem
-    }
-}
-
-fn take_write_req<H: StreamHandle>(h: &H) -> Box<WriteReq<H>> {
-    let pooled = h.owned().state().write_pool.borrow_mut().pop();
-    pooled.unwrap_or_else(|| {
-        Box::new(WriteReq {
-            mem: ReqMem::new(uv_req_type_UV_WRITE),
-            bufs: Vec::new(),
-            uv_bufs: Vec::new(),
-            cb: None,
-        })
-    })
-}
-
 unsafe extern "C" fn on_write<H: StreamHandle>(req: *mut uv_write_t, status: c_int) {
-    // SAFETY: `req` was handed to libuv by `write_bufs` through `into_data`.
-    let mut owner = unsafe { from_data::<WriteReq<H>, _>(req) };
+    // SAFETY: `req` was handed to libuv by `write2` through `ReqPool::submit`.
+    let (owner, cb) = unsafe { BufReq::<H>::complete(req) };
     // SAFETY: a write request's `handle` is the stream it writes to, still open (or closing,
     // for ECANCELED): its memory is freed only after its close callback, which runs later.
     let raw = unsafe { (*req).handle };
-    let cb = owner.cb.take();
-    owner.uv_bufs.clear();
     // SAFETY: as above.
     unsafe {
         dispatch(raw.cast(), H::wrap, |h| {
-            owner.bufs.clear(); // drops the written buffers, keeps the capacity
-            let mut pool = h.owned().state().write_pool.borrow_mut();
-            if pool.len() < WRITE_POOL_MAX && !h.owned().core().is_closing() {
-                pool.push(owner);
-            }
-            drop(pool);
+            h.owned()
+                .state()
+                .write_pool
+                .give_back(owner, h.owned().core());
             if let Some(cb) = cb {
                 cb(h, check(status).map(drop));
             }
@@ -244,33 +144,12 @@ pub(crate) fn write2<H: StreamHandle>(
     cb: Option<DoneCb<H>>,
 ) -> Result<()> {
     let raw = stream(h)?;
-    let mut req = take_write_req(h);
-    req.bufs.extend(bufs);
-    let WriteReq { bufs, uv_bufs, .. } = &mut *req;
-    for b in bufs.iter() {
-        let s = b.as_slice();
-        // SAFETY: uv_buf_init only packs a pointer and a length; libuv does not write through it.
-        uv_bufs.push(unsafe { uv_buf_init(s.as_ptr().cast_mut().cast(), buf_len(s.len())?) });
-    }
-    req.cb = cb;
-    let (ptr, count) = (req.uv_bufs.as_ptr(), req.uv_bufs.len() as u32);
-    let uv_req = into_data::<_, uv_write_t>(req);
-    // SAFETY: `raw` is an open stream; the buffers stay alive in the request until `on_write`;
-    // `send` is null or an open stream (checked by the caller).
-    let rc = unsafe { uv_write2(uv_req, raw, ptr, count, send, Some(on_write::<H>)) };
-    if rc < 0 {
-        // SAFETY: libuv refused the request, so it never saw it; take it back.
-        let mut owner = unsafe { from_data::<WriteReq<H>, _>(uv_req) };
-        owner.bufs.clear();
-        owner.uv_bufs.clear();
-        owner.cb = None;
-        h.owned().state().write_pool.borrow_mut().push(owner);
-    }
-    check(rc).map(drop)
-}
-
-fn buf_len(len: usize) -> Result<u32> {
-    u32::try_from(len).map_err(|_| Error::EINVAL)
+    let pool = &h.owned().state().write_pool;
+    pool.submit(bufs, cb, |req: *mut uv_write_t, ptr, count| {
+        // SAFETY: `raw` is an open stream; the buffers stay alive in the request until
+        // `on_write`; `send` is null or an open stream (checked by the caller).
+        unsafe { uv_write2(req, raw, ptr, count, send, Some(on_write::<H>)) }
+    })
 }
 
 pub(crate) fn try_write<H: StreamHandle>(h: &H, bufs: &[&[u8]]) -> Result<usize> {
@@ -282,7 +161,7 @@ pub(crate) fn try_write<H: StreamHandle>(h: &H, bufs: &[&[u8]]) -> Result<usize>
     let count = bufs.len().min(uv_bufs.len());
     for (slot, b) in uv_bufs.iter_mut().zip(bufs) {
         // SAFETY: as in `write_bufs`; uv_try_write reads the bytes before returning.
-        *slot = unsafe { uv_buf_init(b.as_ptr().cast_mut().cast(), buf_len(b.len())?) };
+        *slot = unsafe { uv_buf_init(b.as_ptr().cast_mut().cast(), super::buf::buf_len(b.len())?) };
     }
     // SAFETY: `raw` is an open stream; the buffers outlive the call.
     check(unsafe { uv_try_write(raw, uv_bufs.as_ptr(), count as u32) }).map(|n| n as usize)
