@@ -54,8 +54,9 @@
 pub mod uv;
 
 pub use uv::{
-    Async, AsyncSender, Check, Error, Idle, Loop, LoopHandle, Poll, PollEvents, Prepare, Result,
-    RunMode, Signal, Timer, check, version, version_string,
+    Async, AsyncSender, Barrier, Check, Condvar, Error, Idle, Loop, LoopHandle, Mutex, MutexGuard,
+    Once, Poll, PollEvents, Prepare, Result, RunMode, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    Semaphore, Signal, Timer, WaitTimeoutResult, check, version, version_string,
 };
 
 /// The README's examples, compiled and run as doc tests.

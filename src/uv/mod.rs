@@ -6,6 +6,7 @@ mod handle;
 mod loop_;
 mod poll;
 mod signal;
+mod sync;
 mod timer;
 mod watcher;
 
@@ -14,6 +15,10 @@ pub use error::{Error, Result, check};
 pub use loop_::{Loop, LoopHandle, RunMode};
 pub use poll::{Poll, PollEvents};
 pub use signal::Signal;
+pub use sync::{
+    Barrier, Condvar, Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    Semaphore, WaitTimeoutResult,
+};
 pub use timer::Timer;
 pub use watcher::{Check, Idle, Prepare};
 
