@@ -53,11 +53,7 @@
 
 pub mod uv;
 
-pub use uv::{
-    Async, AsyncSender, Check, Error, Idle, Loop, LoopHandle, PendingHandle, Pipe, PipeName, Poll,
-    PollEvents, Prepare, Result, RunMode, SendHandle, Signal, Tcp, TcpBindFlags, Timer, WriteBuf,
-    check, version, version_string,
-};
+pub use uv::*;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -12,6 +12,7 @@ mod poll;
 mod req;
 mod signal;
 pub(crate) mod stream;
+mod sync;
 mod tcp;
 mod timer;
 mod watcher;
@@ -23,6 +24,10 @@ pub use loop_::{Loop, LoopHandle, RunMode};
 pub use pipe::{PendingHandle, Pipe, PipeName, SendHandle};
 pub use poll::{Poll, PollEvents};
 pub use signal::Signal;
+pub use sync::{
+    Barrier, Condvar, Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    Semaphore, WaitTimeoutResult,
+};
 pub use tcp::{Tcp, TcpBindFlags};
 pub use timer::Timer;
 pub use watcher::{Check, Idle, Prepare};
