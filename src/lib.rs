@@ -54,8 +54,9 @@
 pub mod uv;
 
 pub use uv::{
-    Async, AsyncSender, Check, Error, Idle, Loop, LoopHandle, Poll, PollEvents, Prepare, Result,
-    RunMode, Signal, Timer, check, version, version_string,
+    AddrInfo, AddrInfoHints, Async, AsyncSender, Check, DnsRequest, Error, Idle, Loop, LoopHandle,
+    Poll, PollEvents, Prepare, Result, RunMode, Signal, Timer, Work, check, getaddrinfo,
+    getnameinfo, version, version_string,
 };
 
 /// The README's examples, compiled and run as doc tests.

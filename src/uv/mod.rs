@@ -1,21 +1,27 @@
 //! Safe wrappers over libuv: the only module with libuv `unsafe`.
 
+mod addr;
 mod async_;
+mod dns;
 mod error;
 mod handle;
 mod loop_;
 mod poll;
+mod req;
 mod signal;
 mod timer;
 mod watcher;
+mod work;
 
 pub use async_::{Async, AsyncSender};
+pub use dns::{AddrInfo, AddrInfoHints, DnsRequest, getaddrinfo, getnameinfo};
 pub use error::{Error, Result, check};
 pub use loop_::{Loop, LoopHandle, RunMode};
 pub use poll::{Poll, PollEvents};
 pub use signal::Signal;
 pub use timer::Timer;
 pub use watcher::{Check, Idle, Prepare};
+pub use work::Work;
 
 /// The version of the linked libuv, as `(major, minor, patch)`.
 ///
