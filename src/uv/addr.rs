@@ -1,75 +1,77 @@
-//! Conversions between `std::net::SocketAddr` and C socket addresses.
+//! Conversions between [`SocketAddr`] and C socket addresses, for DNS, TCP and UDP.
+//!
+//! These use `libc`'s types. libuv's functions take `libuv_sys2`'s bindgen copies of the same C
+//! structs (`sockaddr`, `addrinfo`); pointers are cast between the two at the call sites.
 
-use std::mem;
+use std::mem::{self, align_of, size_of};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::ptr;
 
-/// A socket address in C form, with its length.
+/// `addr` as a C socket address: a `sockaddr_in` or `sockaddr_in6` at the start of a
+/// `sockaddr_storage`, with its length.
 pub(crate) fn to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+    // SAFETY: all-zero bytes are a valid sockaddr_storage (integers only).
     let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
     let len = match addr {
         SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is large enough and suitably aligned for sockaddr_in.
-            unsafe { (&raw mut storage).cast::<libc::sockaddr_in>().write(sin) };
-            mem::size_of::<libc::sockaddr_in>()
+            // SAFETY: all-zero bytes are a valid sockaddr_in (integers only).
+            let mut sin: libc::sockaddr_in = unsafe { mem::zeroed() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+            put(&mut storage, sin)
         }
         SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: a.scope_id(),
-            };
-            // SAFETY: sockaddr_storage is large enough and suitably aligned for sockaddr_in6.
-            unsafe { (&raw mut storage).cast::<libc::sockaddr_in6>().write(sin6) };
-            mem::size_of::<libc::sockaddr_in6>()
+            // SAFETY: all-zero bytes are a valid sockaddr_in6 (integers only).
+            let mut sin6: libc::sockaddr_in6 = unsafe { mem::zeroed() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
+            sin6.sin6_scope_id = a.scope_id();
+            put(&mut storage, sin6)
         }
     };
-    (storage, len as libc::socklen_t)
+    (storage, len)
 }
 
-/// Reads a C socket address; `None` for a null pointer or a family other than IPv4/IPv6.
+/// Writes a plain-data socket address at the start of `storage`; returns its size.
+fn put<T: Copy>(storage: &mut libc::sockaddr_storage, sa: T) -> libc::socklen_t {
+    const {
+        assert!(size_of::<T>() <= size_of::<libc::sockaddr_storage>());
+        assert!(align_of::<T>() <= align_of::<libc::sockaddr_storage>());
+    }
+    // SAFETY: `storage` is large and aligned enough for `T` (checked above at compile time).
+    unsafe { ptr::write(ptr::from_mut(storage).cast::<T>(), sa) };
+    size_of::<T>() as libc::socklen_t
+}
+
+/// The Rust address of a C socket address: `None` for a null pointer or a family other than
+/// `AF_INET` and `AF_INET6`.
 ///
 /// # Safety
 ///
-/// `sa` must be null or point to a socket address whose length fits its family.
+/// `sa` must be null or point to a readable socket address: its family field, and for
+/// `AF_INET` (`AF_INET6`) a whole `sockaddr_in` (`sockaddr_in6`). It need not be aligned.
 pub(crate) unsafe fn from_sockaddr(sa: *const libc::sockaddr) -> Option<SocketAddr> {
     if sa.is_null() {
         return None;
     }
-    // SAFETY: `sa` points to at least a sockaddr header.
-    match i32::from(unsafe { (*sa).sa_family }) {
+    // SAFETY: per the contract the family field is readable; this makes no reference.
+    let family = unsafe { ptr::read_unaligned(&raw const (*sa).sa_family) };
+    match i32::from(family) {
         libc::AF_INET => {
-            // SAFETY: the family says this is a sockaddr_in.
-            let sin = unsafe { &*sa.cast::<libc::sockaddr_in>() };
+            // SAFETY: per the contract an AF_INET address is a whole sockaddr_in.
+            let sin = unsafe { ptr::read_unaligned(sa.cast::<libc::sockaddr_in>()) };
             let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Some(SocketAddr::V4(SocketAddrV4::new(
-                ip,
-                u16::from_be(sin.sin_port),
-            )))
+            Some(SocketAddrV4::new(ip, u16::from_be(sin.sin_port)).into())
         }
         libc::AF_INET6 => {
-            // SAFETY: the family says this is a sockaddr_in6.
-            let sin6 = unsafe { &*sa.cast::<libc::sockaddr_in6>() };
+            // SAFETY: per the contract an AF_INET6 address is a whole sockaddr_in6.
+            let sin6 = unsafe { ptr::read_unaligned(sa.cast::<libc::sockaddr_in6>()) };
             let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
             let port = u16::from_be(sin6.sin6_port);
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                ip,
-                port,
-                sin6.sin6_flowinfo,
-                sin6.sin6_scope_id,
-            )))
+            Some(SocketAddrV6::new(ip, port, sin6.sin6_flowinfo, sin6.sin6_scope_id).into())
         }
         _ => None,
     }
@@ -79,17 +81,46 @@ pub(crate) unsafe fn from_sockaddr(sa: *const libc::sockaddr) -> Option<SocketAd
 mod tests {
     use super::*;
 
+    fn round_trip(addr: SocketAddr) -> Option<SocketAddr> {
+        let (storage, _) = to_sockaddr(&addr);
+        // SAFETY: `storage` holds the address just written.
+        unsafe { from_sockaddr(ptr::from_ref(&storage).cast()) }
+    }
+
     #[test]
-    fn round_trip() {
-        for text in ["127.0.0.1:8080", "[::1]:443", "[fe80::1%2]:9", "0.0.0.0:0"] {
-            let addr: SocketAddr = text.parse().unwrap();
-            let (storage, len) = to_sockaddr(&addr);
-            assert!(len as usize <= mem::size_of_val(&storage));
-            // SAFETY: `storage` holds the address just written.
-            let back = unsafe { from_sockaddr((&raw const storage).cast()) };
-            assert_eq!(back, Some(addr));
-        }
+    fn ipv4_round_trips_in_network_order() {
+        let addr: SocketAddr = "192.0.2.7:8080".parse().unwrap();
+        let (storage, len) = to_sockaddr(&addr);
+        assert_eq!(len as usize, size_of::<libc::sockaddr_in>());
+        // SAFETY: `storage` holds a sockaddr_in.
+        let sin = unsafe { &*ptr::from_ref(&storage).cast::<libc::sockaddr_in>() };
+        assert_eq!(sin.sin_port, 8080u16.to_be());
+        assert_eq!(sin.sin_addr.s_addr.to_ne_bytes(), [192, 0, 2, 7]);
+        assert_eq!(round_trip(addr), Some(addr));
+    }
+
+    #[test]
+    fn ipv6_round_trips_with_flowinfo_and_scope() {
+        let addr = SocketAddr::V6(SocketAddrV6::new(
+            "fe80::1:2".parse().unwrap(),
+            443,
+            0x12345,
+            3,
+        ));
+        let (_, len) = to_sockaddr(&addr);
+        assert_eq!(len as usize, size_of::<libc::sockaddr_in6>());
+        assert_eq!(round_trip(addr), Some(addr));
+    }
+
+    #[test]
+    fn null_and_other_families_are_none() {
         // SAFETY: null is allowed.
-        assert_eq!(unsafe { from_sockaddr(std::ptr::null()) }, None);
+        assert_eq!(unsafe { from_sockaddr(ptr::null()) }, None);
+        // SAFETY: all-zero bytes are a valid sockaddr_storage.
+        let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+        storage.ss_family = libc::AF_UNIX as libc::sa_family_t;
+        let sa = ptr::from_ref(&storage).cast();
+        // SAFETY: `storage` is a readable socket address.
+        assert_eq!(unsafe { from_sockaddr(sa) }, None);
     }
 }

@@ -8,7 +8,7 @@ use libuv_sys2::*;
 
 use super::error::{Error, Result, check};
 use super::handle::Core;
-use super::req::{ReqMem, Request, from_data, into_data};
+use super::req::{ReqMem, ReqOwner, from_data, into_data};
 
 /// A buffer handed to a write: owned (or `'static`) bytes, kept alive until the write's
 /// callback has run. Converting a `Vec<u8>`, `Box<[u8]>`, `String`, `Rc<[u8]>` or a `'static`
@@ -99,7 +99,7 @@ pub(crate) struct BufReq<H: 'static> {
     cb: Option<DoneCb<H>>,
 }
 
-impl<H> Request for BufReq<H> {
+impl<H> ReqOwner for BufReq<H> {
     fn mem(&self) -> &ReqMem {
         &self.mem
     }

@@ -134,7 +134,8 @@ const CLOSED_CODE: i32 = -30_001;
 const REENTRANT_CODE: i32 = -30_002;
 
 impl Error {
-    /// rsuv's code for an operation on a handle (or loop) that is closing or closed.
+    /// rsuv's code for an operation on a handle (or loop) that is closing or closed, or on a
+    /// request that has already completed.
     pub const CLOSED: Error = Error(CLOSED_CODE);
     /// rsuv's code for `Loop::run` called while that loop is already running (from a callback).
     pub const REENTRANT: Error = Error(REENTRANT_CODE);
@@ -170,7 +171,7 @@ impl Error {
     #[doc(alias = "uv_strerror")]
     pub fn message(self) -> String {
         match self.0 {
-            CLOSED_CODE => "handle is closing or closed".into(),
+            CLOSED_CODE => "handle is closing or closed, or request already completed".into(),
             REENTRANT_CODE => "loop is already running".into(),
             // SAFETY: uv_strerror_r writes at most `len` bytes, NUL-terminated, into `buf`.
             code => fill(|buf, len| unsafe { uv_strerror_r(code, buf, len) }),

@@ -3,6 +3,7 @@
 mod addr;
 mod async_;
 mod buf;
+mod dns;
 mod error;
 mod fd;
 mod handle;
@@ -16,9 +17,11 @@ mod sync;
 mod tcp;
 mod timer;
 mod watcher;
+mod work;
 
 pub use async_::{Async, AsyncSender};
 pub use buf::WriteBuf;
+pub use dns::{AddrInfo, AddrInfoHints, DnsRequest, getaddrinfo, getnameinfo};
 pub use error::{Error, Result, check};
 pub use loop_::{Loop, LoopHandle, RunMode};
 pub use pipe::{PendingHandle, Pipe, PipeName, SendHandle};
@@ -31,6 +34,7 @@ pub use sync::{
 pub use tcp::{Tcp, TcpBindFlags};
 pub use timer::Timer;
 pub use watcher::{Check, Idle, Prepare};
+pub use work::Work;
 
 /// The version of the linked libuv, as `(major, minor, patch)`.
 ///

@@ -14,7 +14,7 @@ use libuv_sys2::*;
 use super::buf::{BufReq, DoneCb, ReqPool, WriteBuf};
 use super::error::{Result, check};
 use super::handle::{Callback, Owned, State, dispatch};
-use super::req::{ReqMem, Request, from_data, into_data};
+use super::req::{ReqMem, ReqOwner, from_data, into_data};
 
 type ReadCb<H> = dyn FnMut(&H, Result<&[u8]>);
 type ConnectionCb<H> = dyn FnMut(&H, Result<()>);
@@ -174,7 +174,7 @@ struct ConnectReq<H: 'static> {
     cb: DoneCb<H>,
 }
 
-impl<H> Request for ConnectReq<H> {
+impl<H> ReqOwner for ConnectReq<H> {
     fn mem(&self) -> &ReqMem {
         &self.mem
     }
@@ -219,7 +219,7 @@ struct ShutdownReq<H: 'static> {
     cb: DoneCb<H>,
 }
 
-impl<H> Request for ShutdownReq<H> {
+impl<H> ReqOwner for ShutdownReq<H> {
     fn mem(&self) -> &ReqMem {
         &self.mem
     }

@@ -1,0 +1,207 @@
+//! [`Work`]: run a closure on libuv's threadpool and get its result back on the loop thread.
+
+use std::mem;
+use std::os::raw::c_int;
+use std::panic::{self, AssertUnwindSafe};
+use std::thread;
+
+use libuv_sys2::*;
+
+use super::error::{Result, check};
+use super::loop_::LoopHandle;
+use super::req::{self, Pending, Request};
+
+type Job<T> = Box<dyn FnOnce() -> T + Send>;
+type Done<T> = Box<dyn FnOnce(Result<T>)>;
+
+/// The part of a work request the threadpool thread touches: the job until it runs, then its
+/// outcome (a panic is caught there and carried back as its payload).
+enum Stage<T> {
+    Queued(Job<T>),
+    Running,
+    Ran(thread::Result<T>),
+}
+
+struct WorkState<T> {
+    stage: Stage<T>,
+    done: Done<T>,
+}
+
+/// A job queued on libuv's threadpool, seen from the loop thread: the handle to cancel it.
+///
+/// [`Work::queue`] runs a `Send` closure on a threadpool thread and hands its result to a
+/// callback on the loop thread. The request owns its memory, the closures and the result until
+/// that callback: dropping the `Work` value neither cancels nor frees anything, the job goes on.
+/// A queued job keeps its loop alive ([`LoopHandle::alive`]); dropping the [`Loop`](crate::Loop)
+/// waits for every queued and running job and calls their callbacks.
+///
+/// # The threadpool
+///
+/// libuv has one threadpool per process, shared by every loop and by libuv's own filesystem
+/// and DNS requests. It starts when the first request is queued and reads the environment
+/// variable `UV_THREADPOOL_SIZE` then, once: 4 threads by default, `0` counts as 1, at most
+/// 1024. Set it before the first request (in `main`, before any other thread exists). DNS
+/// lookups count as "slow I/O" and use at most half the threads (rounded up).
+///
+/// A job should not block forever: besides holding a thread, it keeps a dropped `Loop` waiting,
+/// and at process exit libuv's library destructor joins the threadpool threads.
+///
+/// # Examples
+///
+/// ```
+/// use rsuv::{Loop, RunMode, Work};
+/// use std::{cell::Cell, rc::Rc};
+///
+/// let lp = Loop::new()?;
+/// let sum = Rc::new(Cell::new(0));
+/// let s = sum.clone();
+/// Work::queue(&lp, || (1..=100u64).sum::<u64>(), move |r| s.set(r.unwrap()))?;
+/// lp.run(RunMode::Default)?;
+/// assert_eq!(sum.get(), 5050);
+/// lp.close()?;
+/// # Ok::<(), rsuv::Error>(())
+/// ```
+#[doc(alias = "uv_work_t")]
+pub struct Work(Pending);
+
+/// Runs on a threadpool thread. Never unwinds: a panic in the job is caught here.
+unsafe extern "C" fn on_work<T: Send + 'static>(raw: *mut uv_work_t) {
+    // SAFETY: `raw` was submitted by `Work::queue` with this `T` and is not completed. Only this
+    // thread touches `stage` until the after-work callback, which libuv runs on the loop thread
+    // after this function returns (ordered by its queue mutex); `cancel` cannot move a request
+    // a thread has picked up.
+    let stage = unsafe { &mut (*Request::<WorkState<T>>::state_ptr(raw.cast())).stage };
+    if let Stage::Queued(job) = mem::replace(stage, Stage::Running) {
+        *stage = Stage::Ran(panic::catch_unwind(AssertUnwindSafe(job)));
+    }
+}
+
+/// Runs on the loop thread once the job has run or was cancelled.
+unsafe extern "C" fn after_work<T: Send + 'static>(raw: *mut uv_work_t, status: c_int) {
+    // SAFETY: `raw` was submitted by `Work::queue` with this `T`; this is its completion.
+    let req = unsafe { Request::<WorkState<T>>::complete(raw.cast()) };
+    req.finish(|state| state.complete(status));
+}
+
+impl<T> WorkState<T> {
+    /// Hands the outcome to `done`, or resumes the job's panic (`done` is then dropped).
+    fn complete(self, status: c_int) {
+        let WorkState { stage, done } = self;
+        match (check(status), stage) {
+            (Ok(_), Stage::Ran(Ok(value))) => done(Ok(value)),
+            (Ok(_), Stage::Ran(Err(payload))) => {
+                drop(done);
+                panic::resume_unwind(payload)
+            }
+            (Err(e), stage) => {
+                drop(stage);
+                done(Err(e))
+            }
+            (Ok(_), _) => unreachable!("libuv completed a job that did not run"),
+        }
+    }
+}
+
+impl Work {
+    /// Queues `work` to run on the threadpool; `done` then runs on the loop thread with its
+    /// result, during [`Loop::run`](crate::Loop::run) (or while the `Loop` is closed or
+    /// dropped).
+    ///
+    /// `done` gets `Ok(value)`, or `Err(Error::ECANCELED)` if [`Work::cancel`] took the job off
+    /// the queue before it ran (`work` is then dropped on the loop thread, never called).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CLOSED`](crate::Error::CLOSED) if the loop is closed; `work` and `done` are
+    /// dropped uncalled.
+    ///
+    /// # Panics
+    ///
+    /// A panic in `work` is caught on the threadpool thread and resumed on the loop thread in
+    /// place of calling `done` (which is dropped): like a panic in `done` or in any other
+    /// callback, it stops the loop and comes out of [`Loop::run`](crate::Loop::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rsuv::{Loop, RunMode, Work};
+    /// use std::thread;
+    ///
+    /// let lp = Loop::new()?;
+    /// let loop_thread = thread::current().id();
+    /// Work::queue(
+    ///     &lp,
+    ///     move || thread::current().id() != loop_thread,
+    ///     move |on_pool| {
+    ///         assert!(on_pool.unwrap());
+    ///         assert_eq!(thread::current().id(), loop_thread);
+    ///     },
+    /// )?;
+    /// lp.run(RunMode::Default)?;
+    /// # Ok::<(), rsuv::Error>(())
+    /// ```
+    #[doc(alias = "uv_queue_work")]
+    pub fn queue<T: Send + 'static>(
+        lp: &LoopHandle,
+        work: impl FnOnce() -> T + Send + 'static,
+        done: impl FnOnce(Result<T>) + 'static,
+    ) -> Result<Work> {
+        let state = WorkState {
+            stage: Stage::Queued(Box::new(work)),
+            done: Box::new(done),
+        };
+        // SAFETY: `raw` is fresh memory of uv_req_size(UV_WORK) bytes; both callbacks are
+        // instantiated for this request's state type.
+        let start = |l, raw: *mut uv_req_t| unsafe {
+            uv_queue_work(l, raw.cast(), Some(on_work::<T>), Some(after_work::<T>))
+        };
+        req::submit(lp, uv_req_type_UV_WORK, state, start).map(Work)
+    }
+
+    /// Cancels the job if no threadpool thread has picked it up yet. Its `done` then runs with
+    /// `Err(Error::ECANCELED)` on a later loop iteration (not from inside this call).
+    ///
+    /// # Errors
+    ///
+    /// - `EBUSY`: the job has started (it is running, or has finished and its `done` is about
+    ///   to run); it cannot be cancelled and `done` gets its result.
+    /// - [`Error::CLOSED`](crate::Error::CLOSED): the request is complete: its `done` has run
+    ///   or is running (also after the loop was dropped, which completes every request).
+    ///
+    /// Cancelling again a job already cancelled returns `Ok(())`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rsuv::{Error, Loop, RunMode, Work};
+    ///
+    /// let lp = Loop::new()?;
+    /// let job = Work::queue(&lp, || 42, |r| {
+    ///     assert!(matches!(r, Ok(42) | Err(Error::ECANCELED)));
+    /// })?;
+    /// match job.cancel() {
+    ///     Ok(()) => println!("cancelled while queued"),
+    ///     Err(e) => assert_eq!(e, Error::EBUSY, "a pool thread already took it"),
+    /// }
+    /// lp.run(RunMode::Default)?;
+    /// assert_eq!(job.cancel(), Err(Error::CLOSED));
+    /// # Ok::<(), rsuv::Error>(())
+    /// ```
+    #[doc(alias = "uv_cancel")]
+    pub fn cancel(&self) -> Result<()> {
+        self.0.cancel()
+    }
+
+    /// Whether the request is still pending: its `done` has not started yet.
+    pub fn is_pending(&self) -> bool {
+        self.0.is_pending()
+    }
+}
+
+impl std::fmt::Debug for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Work")
+            .field("pending", &self.is_pending())
+            .finish()
+    }
+}
