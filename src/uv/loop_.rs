@@ -122,6 +122,20 @@ impl LoopInner {
     }
 }
 
+/// The alloc callback of every stream and UDP read: the loop's read buffer.
+pub(crate) unsafe extern "C" fn alloc_read_buffer(
+    raw: *mut uv_handle_t,
+    _suggested: usize,
+    buf: *mut uv_buf_t,
+) {
+    // SAFETY: libuv calls this for open handles of ours, whose loop's `data` is its LoopInner.
+    unsafe {
+        let lp = uv_loop_get_data(uv_handle_get_loop(raw)).cast::<LoopInner>();
+        let (base, len) = (*lp).read_buffer();
+        *buf = uv_buf_init(base.cast(), len as u32);
+    }
+}
+
 impl Drop for LoopInner {
     fn drop(&mut self) {
         // SAFETY: `raw` was allocated with `loop_layout()` in `Loop::new`, and the loop was

@@ -16,6 +16,7 @@ pub(crate) mod stream;
 mod sync;
 mod tcp;
 mod timer;
+mod udp;
 mod watcher;
 mod work;
 
@@ -33,6 +34,7 @@ pub use sync::{
 };
 pub use tcp::{Tcp, TcpBindFlags};
 pub use timer::Timer;
+pub use udp::{Datagram, Udp, UdpBindFlags};
 pub use watcher::{Check, Idle, Prepare};
 pub use work::Work;
 

@@ -14,6 +14,7 @@ use libuv_sys2::*;
 use super::buf::{BufReq, DoneCb, ReqPool, WriteBuf};
 use super::error::{Result, check};
 use super::handle::{Callback, Owned, State, dispatch};
+use super::loop_::alloc_read_buffer;
 use super::req::{ReqMem, ReqOwner, from_data, into_data};
 
 type ReadCb<H> = dyn FnMut(&H, Result<&[u8]>);
@@ -61,15 +62,6 @@ fn stream<H: StreamHandle>(h: &H) -> Result<*mut uv_stream_t> {
 
 // ---- reading ----
 
-unsafe extern "C" fn on_alloc(raw: *mut uv_handle_t, _suggested: usize, buf: *mut uv_buf_t) {
-    // SAFETY: libuv calls this for open handles of ours; the loop's read buffer outlives it.
-    unsafe {
-        let lp = uv_loop_get_data(uv_handle_get_loop(raw)).cast::<super::loop_::LoopInner>();
-        let (base, len) = (*lp).read_buffer();
-        *buf = uv_buf_init(base.cast(), len as u32);
-    }
-}
-
 unsafe extern "C" fn on_read<H: StreamHandle>(
     raw: *mut uv_stream_t,
     n: isize,
@@ -98,7 +90,7 @@ pub(crate) fn read_start<H: StreamHandle>(
     let raw = stream(h)?;
     h.owned().state().read_cb.set(Box::new(cb));
     // SAFETY: `raw` is an open stream; the callbacks match the handle's type.
-    check(unsafe { uv_read_start(raw, Some(on_alloc), Some(on_read::<H>)) }).map(drop)
+    check(unsafe { uv_read_start(raw, Some(alloc_read_buffer), Some(on_read::<H>)) }).map(drop)
 }
 
 pub(crate) fn read_stop<H: StreamHandle>(h: &H) -> Result<()> {
