@@ -13,7 +13,12 @@ fn any_port() -> SocketAddr {
 }
 
 fn bound(lp: &Loop, recvmmsg: bool) -> (Udp, SocketAddr) {
-    let u = if recvmmsg { Udp::new_recvmmsg(lp) } else { Udp::new(lp) }.unwrap();
+    let u = if recvmmsg {
+        Udp::new_recvmmsg(lp)
+    } else {
+        Udp::new(lp)
+    }
+    .unwrap();
     u.bind(any_port()).unwrap();
     let addr = u.sockname().unwrap();
     (u, addr)
@@ -27,7 +32,8 @@ fn echo_one_hundred_datagrams() {
     server
         .recv_start(|s, d| {
             let d = d.unwrap();
-            s.send(d.data.to_vec(), Some(d.addr), |_, r| r.unwrap()).unwrap();
+            s.send(d.data.to_vec(), Some(d.addr), |_, r| r.unwrap())
+                .unwrap();
         })
         .unwrap();
     let (client, client_addr) = bound(&lp, false);
@@ -38,14 +44,19 @@ fn echo_one_hundred_datagrams() {
             let d = d.unwrap();
             assert_eq!(d.addr, server_addr);
             assert!(!d.truncated);
-            g.borrow_mut().push(String::from_utf8(d.data.to_vec()).unwrap());
+            g.borrow_mut()
+                .push(String::from_utf8(d.data.to_vec()).unwrap());
             if g.borrow().len() == 100 {
                 c.close();
             }
         })
         .unwrap();
     for i in 0..100 {
-        client.send(format!("datagram {i}"), Some(server_addr), |_, r| r.unwrap()).unwrap();
+        client
+            .send(format!("datagram {i}"), Some(server_addr), |_, r| {
+                r.unwrap()
+            })
+            .unwrap();
     }
     while got.borrow().len() < 100 {
         lp.run(RunMode::Once).unwrap();
@@ -71,7 +82,8 @@ fn recvmmsg_delivers_every_datagram_of_a_batch() {
     let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let tx_addr = tx.local_addr().unwrap();
     for i in 0..40u8 {
-        tx.send_to(&vec![i; 100 + usize::from(i) * 37], rx_addr).unwrap();
+        tx.send_to(&vec![i; 100 + usize::from(i) * 37], rx_addr)
+            .unwrap();
     }
     let got = Rc::new(RefCell::new(Vec::new()));
     let g = got.clone();
@@ -118,7 +130,10 @@ fn empty_datagrams_are_delivered() {
 
 #[test]
 fn a_connected_socket_hears_the_closed_port() {
-    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let lp = Loop::new().unwrap();
     let dog = support::watchdog(&lp, 30);
     let u = Udp::new(&lp).unwrap();
@@ -133,7 +148,11 @@ fn a_connected_socket_hears_the_closed_port() {
     .unwrap();
     u.send(b"anyone?", None, |_, r| r.unwrap()).unwrap();
     lp.run(RunMode::Default).unwrap();
-    assert_eq!(*err.borrow(), Some(Some(Error::ECONNREFUSED)), "ICMP port unreachable");
+    assert_eq!(
+        *err.borrow(),
+        Some(Some(Error::ECONNREFUSED)),
+        "ICMP port unreachable"
+    );
     drop((u, dog));
     support::finish(lp);
 }
@@ -146,7 +165,10 @@ fn connect_disconnect_and_address_rules() {
     assert_eq!(u.send(b"x", None, |_, _| {}), Err(Error::EDESTADDRREQ));
     u.connect(Some(peer_addr)).unwrap();
     assert_eq!(u.connect(Some(peer_addr)), Err(Error::EISCONN));
-    assert_eq!(u.send(b"x", Some(peer_addr), |_, _| {}), Err(Error::EISCONN));
+    assert_eq!(
+        u.send(b"x", Some(peer_addr), |_, _| {}),
+        Err(Error::EISCONN)
+    );
     assert_eq!(u.try_send(b"direct", None).unwrap(), 6);
     u.connect(None).unwrap();
     assert_eq!(u.peername(), Err(Error::ENOTCONN));
@@ -161,7 +183,8 @@ fn connect_disconnect_and_address_rules() {
     })
     .unwrap();
     let parts = [WriteBuf::from(b"gath"), WriteBuf::from(b"ered")];
-    u.send_vectored(parts, Some(peer_addr), |_, r| r.unwrap()).unwrap();
+    u.send_vectored(parts, Some(peer_addr), |_, r| r.unwrap())
+        .unwrap();
     lp.run(RunMode::Default).unwrap();
     assert_eq!(*got.borrow(), [b"direct".to_vec(), b"gathered".to_vec()]);
     drop((peer, u));
@@ -174,11 +197,18 @@ fn options_and_multicast_on_loopback() {
     let dog = support::watchdog(&lp, 30);
     let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let group = IpAddr::V4(Ipv4Addr::new(239, 255, 42, 99));
-    let flags = UdpBindFlags { reuse_addr: true, ..Default::default() };
+    let flags = UdpBindFlags {
+        reuse_addr: true,
+        ..Default::default()
+    };
     let rx = Udp::new(&lp).unwrap();
     rx.bind_with("0.0.0.0:0".parse().unwrap(), flags).unwrap();
     let port = rx.sockname().unwrap().port();
-    assert_eq!(rx.set_membership(lo, None, true), Err(Error::EINVAL), "not a group");
+    assert_eq!(
+        rx.set_membership(lo, None, true),
+        Err(Error::EINVAL),
+        "not a group"
+    );
     let joined = rx.set_membership(group, Some(lo), true);
     let tx = Udp::new(&lp).unwrap();
     tx.bind(any_port()).unwrap();
@@ -240,7 +270,8 @@ fn closed_handles_and_cancelled_sends() {
     let u = Udp::new(&lp).unwrap();
     let outcome = Rc::new(RefCell::new(None));
     let o = outcome.clone();
-    u.send(b"x", Some(peer_addr), move |_, r| *o.borrow_mut() = Some(r)).unwrap();
+    u.send(b"x", Some(peer_addr), move |_, r| *o.borrow_mut() = Some(r))
+        .unwrap();
     u.close(); // before the loop ran the send
     assert_eq!(u.send(b"x", Some(peer_addr), |_, _| {}), Err(Error::CLOSED));
     assert_eq!(u.try_send(b"x", Some(peer_addr)), Err(Error::CLOSED));

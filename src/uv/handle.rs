@@ -119,6 +119,23 @@ unsafe fn release<S: State>(core: *const Core) {
     inner.state.clear();
 }
 
+/// Whether `target` is among the handles registered on `lp`.
+///
+/// # Safety
+///
+/// `lp` must be an open loop.
+unsafe fn registered(lp: *mut uv_loop_t, target: *mut uv_handle_t) -> bool {
+    unsafe extern "C" fn find(h: *mut uv_handle_t, arg: *mut c_void) {
+        // SAFETY: `arg` is the `(target, found)` pair below, alive during uv_walk.
+        let pair = unsafe { &mut *arg.cast::<(*mut uv_handle_t, bool)>() };
+        pair.1 |= h == pair.0;
+    }
+    let mut pair = (target, false);
+    // SAFETY: per the contract; `find` only compares pointers.
+    unsafe { uv_walk(lp, Some(find), (&raw mut pair).cast()) };
+    pair.1
+}
+
 /// `uv_walk` callback used when a [`Loop`](super::Loop) is dropped with handles still open.
 pub(crate) unsafe extern "C" fn close_for_teardown(raw: *mut uv_handle_t, _: *mut c_void) {
     // SAFETY: every non-internal handle on our loops was made by `Owned::init`, whose `data` is
@@ -146,10 +163,14 @@ impl<S: State> Owned<S> {
         if raw.is_null() {
             alloc::handle_alloc_error(layout);
         }
-        if let Err(e) = check(init(loop_raw, raw)) {
-            // SAFETY: a failed init leaves libuv with no reference to the memory.
+        let rc = init(loop_raw, raw);
+        // Most failed inits leave libuv without a reference to the memory; `uv_spawn` whose
+        // exec failed leaves the handle registered on the loop, to be closed like any other.
+        // SAFETY: `loop_raw` is open; `raw` is only compared, not read.
+        if rc < 0 && !unsafe { registered(loop_raw, raw) } {
+            // SAFETY: libuv holds no reference to the memory.
             unsafe { alloc::dealloc(raw.cast(), layout) };
-            return Err(e);
+            return Err(Error::from_raw(rc));
         }
         let inner = Rc::new(Inner {
             core: Core {
@@ -164,7 +185,14 @@ impl<S: State> Owned<S> {
         let data = Rc::into_raw(inner.clone()) as *mut c_void;
         // SAFETY: `raw` is an initialized handle; `data` is released in `on_closed`.
         unsafe { uv_handle_set_data(raw, data) };
-        Ok(Owned(inner))
+        let owned = Owned(inner);
+        if rc < 0 {
+            // A registered handle whose init failed: dropping it closes it (the memory is freed
+            // in the close callback).
+            drop(owned);
+            return Err(Error::from_raw(rc));
+        }
+        Ok(owned)
     }
 
     /// Borrows the handle behind `raw` for the duration of a callback.

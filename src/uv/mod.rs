@@ -10,6 +10,7 @@ mod handle;
 mod loop_;
 mod pipe;
 mod poll;
+mod process;
 mod req;
 mod signal;
 pub(crate) mod stream;
@@ -27,6 +28,7 @@ pub use error::{Error, Result, check};
 pub use loop_::{Loop, LoopHandle, RunMode};
 pub use pipe::{PendingHandle, Pipe, PipeName, SendHandle};
 pub use poll::{Poll, PollEvents};
+pub use process::{ExitStatus, Process, ProcessOptions, Stdio, kill};
 pub use signal::Signal;
 pub use sync::{
     Barrier, Condvar, Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard,

@@ -105,6 +105,11 @@ mod sealed {
     }
 }
 
+/// The stream behind a `Tcp` or `Pipe` (for stdio wiring).
+pub(crate) fn stream_of(h: &(impl SendHandle + ?Sized)) -> Result<*mut uv_stream_t> {
+    sealed::Sealed::stream(h)
+}
+
 fn abstract_name(name: &[u8]) -> Vec<u8> {
     let mut full = Vec::with_capacity(name.len() + 1);
     full.push(0);
