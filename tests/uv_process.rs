@@ -42,11 +42,22 @@ fn sh(script: &str) -> ProcessOptions<'static> {
 fn exit_codes_and_stdout() {
     let lp = Loop::new().unwrap();
     let out = Pipe::new(&lp, false).unwrap();
-    let (st, text) = run(sh("echo out; exit 3").stdio(1, Stdio::Pipe(&out)), &lp, &out);
-    assert_eq!((st.code(), st.signal(), st.success()), (Some(3), None, false));
+    let (st, text) = run(
+        sh("echo out; exit 3").stdio(1, Stdio::Pipe(&out)),
+        &lp,
+        &out,
+    );
+    assert_eq!(
+        (st.code(), st.signal(), st.success()),
+        (Some(3), None, false)
+    );
     assert_eq!(text, b"out\n");
     let out = Pipe::new(&lp, false).unwrap();
-    let (st, _) = run(ProcessOptions::new("true").stdio(1, Stdio::Pipe(&out)), &lp, &out);
+    let (st, _) = run(
+        ProcessOptions::new("true").stdio(1, Stdio::Pipe(&out)),
+        &lp,
+        &out,
+    );
     assert!(st.success());
     drop(out);
     support::finish(lp);
@@ -55,8 +66,13 @@ fn exit_codes_and_stdout() {
 #[test]
 fn stdin_pipe_in_and_stdout_pipe_out() {
     let lp = Loop::new().unwrap();
-    let (input, out) = (Pipe::new(&lp, false).unwrap(), Pipe::new(&lp, false).unwrap());
-    let opts = ProcessOptions::new("cat").stdio(0, Stdio::Pipe(&input)).stdio(1, Stdio::Pipe(&out));
+    let (input, out) = (
+        Pipe::new(&lp, false).unwrap(),
+        Pipe::new(&lp, false).unwrap(),
+    );
+    let opts = ProcessOptions::new("cat")
+        .stdio(0, Stdio::Pipe(&input))
+        .stdio(1, Stdio::Pipe(&out));
     let status: Slot<ExitStatus> = Rc::default();
     let s = status.clone();
     let child = Process::spawn(&lp, &opts, move |p, st| {
@@ -93,7 +109,9 @@ fn kill_reports_the_signal() {
     let lp = Loop::new().unwrap();
     let status: Slot<ExitStatus> = Rc::default();
     let s = status.clone();
-    let opts = ProcessOptions::new("sleep").arg("30").stdio(1, Stdio::Ignore);
+    let opts = ProcessOptions::new("sleep")
+        .arg("30")
+        .stdio(1, Stdio::Ignore);
     let child = Process::spawn(&lp, &opts, move |p, st| {
         *s.borrow_mut() = Some(st);
         p.close();
@@ -123,7 +141,10 @@ fn environment_and_working_directory() {
         .stdio(1, Stdio::Pipe(&out));
     let (st, text) = run(opts, &lp, &out);
     assert!(st.success());
-    assert_eq!(String::from_utf8(text).unwrap(), "RSUV_A=1\nRSUV_B=two words\n");
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "RSUV_A=1\nRSUV_B=two words\n"
+    );
 
     let out = Pipe::new(&lp, false).unwrap();
     let opts = sh("echo \"$RSUV_C:${HOME:-unset}\"; pwd")
@@ -132,7 +153,10 @@ fn environment_and_working_directory() {
         .cwd("/tmp")
         .stdio(1, Stdio::Pipe(&out));
     let (_, text) = run(opts, &lp, &out);
-    assert_eq!(String::from_utf8(text).unwrap(), "inherited-plus:unset\n/tmp\n");
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "inherited-plus:unset\n/tmp\n"
+    );
     drop(out);
     support::finish(lp);
 }
@@ -169,7 +193,10 @@ fn uid_gid_and_detached() {
     let out = Pipe::new(&lp, false).unwrap();
     // SAFETY: getuid has no preconditions.
     let root = unsafe { libc::getuid() } == 0;
-    let opts = sh("id -u; id -g").uid(65534).gid(65534).stdio(1, Stdio::Pipe(&out));
+    let opts = sh("id -u; id -g")
+        .uid(65534)
+        .gid(65534)
+        .stdio(1, Stdio::Pipe(&out));
     if root {
         let (st, text) = run(opts, &lp, &out);
         assert!(st.success());
@@ -180,7 +207,9 @@ fn uid_gid_and_detached() {
     }
     // A detached child leads its own session: its session id is its pid.
     let out = Pipe::new(&lp, false).unwrap();
-    let opts = sh("echo $$; cut -d' ' -f6 /proc/self/stat").detached(true).stdio(1, Stdio::Pipe(&out));
+    let opts = sh("echo $$; cut -d' ' -f6 /proc/self/stat")
+        .detached(true)
+        .stdio(1, Stdio::Pipe(&out));
     let (st, text) = run(opts, &lp, &out);
     assert!(st.success());
     let text = String::from_utf8(text).unwrap();
@@ -196,18 +225,32 @@ fn spawn_failures_are_errors_and_leak_nothing() {
     let lp = Loop::new().unwrap();
     let out = Pipe::new(&lp, false).unwrap();
     let opts = ProcessOptions::new("/nonexistent/program").stdio(1, Stdio::Pipe(&out));
-    let r = Process::spawn(&lp, &opts, |_, _| panic!("no exit for a process that never ran"));
+    let r = Process::spawn(&lp, &opts, |_, _| {
+        panic!("no exit for a process that never ran")
+    });
     assert_eq!(r.err(), Some(Error::ENOENT));
     let opts = ProcessOptions::new("/tmp").stdio(1, Stdio::Ignore);
-    assert_eq!(Process::spawn(&lp, &opts, |_, _| {}).err(), Some(Error::EACCES));
+    assert_eq!(
+        Process::spawn(&lp, &opts, |_, _| {}).err(),
+        Some(Error::EACCES)
+    );
     let opts = ProcessOptions::new("echo").arg("nul\0byte");
-    assert_eq!(Process::spawn(&lp, &opts, |_, _| {}).err(), Some(Error::EINVAL));
+    assert_eq!(
+        Process::spawn(&lp, &opts, |_, _| {}).err(),
+        Some(Error::EINVAL)
+    );
     let opts = ProcessOptions::new("echo").env("K", "v\0");
-    assert_eq!(Process::spawn(&lp, &opts, |_, _| {}).err(), Some(Error::EINVAL));
+    assert_eq!(
+        Process::spawn(&lp, &opts, |_, _| {}).err(),
+        Some(Error::EINVAL)
+    );
     let closed = Pipe::new(&lp, false).unwrap();
     closed.close();
     let opts = ProcessOptions::new("true").stdio(1, Stdio::Pipe(&closed));
-    assert_eq!(Process::spawn(&lp, &opts, |_, _| {}).err(), Some(Error::CLOSED));
+    assert_eq!(
+        Process::spawn(&lp, &opts, |_, _| {}).err(),
+        Some(Error::CLOSED)
+    );
     drop((out, closed));
     support::finish(lp);
 }

@@ -17,6 +17,7 @@ pub(crate) mod stream;
 mod sync;
 mod tcp;
 mod timer;
+mod tty;
 mod udp;
 mod watcher;
 mod work;
@@ -36,6 +37,7 @@ pub use sync::{
 };
 pub use tcp::{Tcp, TcpBindFlags};
 pub use timer::Timer;
+pub use tty::{Tty, TtyMode, reset_tty_mode};
 pub use udp::{Datagram, Udp, UdpBindFlags};
 pub use watcher::{Check, Idle, Prepare};
 pub use work::Work;

@@ -6,7 +6,8 @@
 //! a `&[u8]`; no allocation per read. Write requests are pooled per stream and keep the written
 //! buffers alive until their callback; a caller that wants no request at all uses `try_write`.
 
-use std::os::fd::RawFd;
+use std::cell::Cell;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::raw::c_int;
 
 use libuv_sys2::*;
@@ -27,6 +28,8 @@ pub(crate) struct StreamState<H: 'static> {
     write_pool: ReqPool<H>,
     /// Pipes only: whether the pipe passes handles (IPC).
     pub(crate) ipc: bool,
+    /// A descriptor to close once the handle is closed (a terminal libuv reopened).
+    pub(crate) keep_fd: Cell<Option<OwnedFd>>,
 }
 
 impl<H> StreamState<H> {
@@ -36,6 +39,7 @@ impl<H> StreamState<H> {
             connection_cb: Callback::empty(),
             write_pool: ReqPool::new(uv_req_type_UV_WRITE),
             ipc,
+            keep_fd: Cell::new(None),
         }
     }
 }
@@ -45,6 +49,7 @@ impl<H> State for StreamState<H> {
         self.read_cb.clear();
         self.connection_cb.clear();
         self.write_pool.clear();
+        drop(self.keep_fd.take());
     }
 }
 

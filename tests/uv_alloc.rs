@@ -1,0 +1,180 @@
+//! The steady path allocates nothing: after warm-up, TCP ping-pong (a pooled `write` of a
+//! static buffer with a capture-free callback, `try_write`, reads from the loop's buffer) and
+//! UDP ping-pong (pooled `send`, `recv`) make no heap allocation at all. A counting global
+//! allocator (counting the loop thread's allocations) proves it.
+
+mod support;
+
+use rsuv::{Loop, RunMode, Tcp, Udp};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::rc::Rc;
+
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread (const-initialised, no destructor: safe to touch from
+    /// inside the allocator). Counting per thread keeps the test harness's own threads out.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn allocs() -> usize {
+    ALLOCS.with(Cell::get)
+}
+
+fn count() {
+    let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: forwards to the system allocator, counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        count();
+        // SAFETY: forwarded contract.
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const MSG: &[u8; 1024] = &[b'x'; 1024];
+const WARMUP: usize = 100;
+const MEASURED: usize = 2000;
+
+/// Counts allocations made between round trip `WARMUP` and the last one.
+struct Window {
+    trips: Cell<usize>,
+    at_start: Cell<usize>,
+    counted: Cell<Option<usize>>,
+}
+
+impl Window {
+    fn trip(&self) -> bool {
+        let n = self.trips.get() + 1;
+        self.trips.set(n);
+        if n == WARMUP {
+            self.at_start.set(allocs());
+        }
+        if n == WARMUP + MEASURED {
+            self.counted.set(Some(allocs() - self.at_start.get()));
+            return false;
+        }
+        true
+    }
+}
+
+fn window() -> Rc<Window> {
+    Rc::new(Window {
+        trips: Cell::new(0),
+        at_start: Cell::new(0),
+        counted: Cell::new(None),
+    })
+}
+
+fn tcp_ping_pong(lp: &Loop) -> usize {
+    let server = Tcp::new(lp).unwrap();
+    server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    server
+        .listen(8, |s, _| {
+            let conn = s.accept().unwrap();
+            conn.read_start(|c, data| match data {
+                // Echo without a request or a copy: small messages always fit.
+                Ok(bytes) => assert_eq!(c.try_write(bytes), Ok(bytes.len())),
+                Err(_) => c.close(),
+            })
+            .unwrap();
+            conn.detach();
+            s.close();
+        })
+        .unwrap();
+    let w = window();
+    let client = Tcp::new(lp).unwrap();
+    let w2 = w.clone();
+    client
+        .connect(server.sockname().unwrap(), move |c, r| {
+            r.unwrap();
+            c.set_nodelay(true).unwrap();
+            c.write(MSG, |_, r| r.unwrap()).unwrap();
+            let mut got = 0;
+            let w = w2.clone();
+            c.read_start(move |c, data| {
+                got += data.unwrap().len();
+                if got == MSG.len() {
+                    got = 0;
+                    if w.trip() {
+                        c.write(MSG, |_, r| r.unwrap()).unwrap();
+                    } else {
+                        c.close();
+                    }
+                }
+            })
+            .unwrap();
+        })
+        .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    drop((server, client));
+    w.counted.get().expect("all round trips ran")
+}
+
+fn udp_ping_pong(lp: &Loop) -> usize {
+    let server = Udp::new(lp).unwrap();
+    server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    server
+        .recv_start(|s, d| {
+            let d = d.unwrap();
+            assert_eq!(s.try_send(d.data, Some(d.addr)), Ok(d.data.len()));
+        })
+        .unwrap();
+    let w = window();
+    let client = Udp::new(lp).unwrap();
+    client.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let to = server.sockname().unwrap();
+    let w2 = w.clone();
+    client
+        .recv_start(move |c, d| {
+            assert_eq!(d.unwrap().data.len(), MSG.len());
+            if w2.trip() {
+                c.send(MSG, Some(to), |_, r| r.unwrap()).unwrap();
+            } else {
+                c.close();
+            }
+        })
+        .unwrap();
+    client.send(MSG, Some(to), |_, r| r.unwrap()).unwrap();
+    let server = Rc::new(Cell::new(Some(server)));
+    let (s2, w3) = (server.clone(), w.clone());
+    let stop = rsuv::Check::new(lp).unwrap();
+    stop.start(move |c| {
+        if w3.counted.get().is_some() {
+            drop(s2.take());
+            c.close();
+        }
+    })
+    .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    drop((client, stop));
+    w.counted.get().expect("all round trips ran")
+}
+
+#[test]
+fn steady_state_reads_and_writes_do_not_allocate() {
+    let lp = Loop::new().unwrap();
+    let tcp = tcp_ping_pong(&lp);
+    let udp = udp_ping_pong(&lp);
+    assert_eq!(
+        (tcp, udp),
+        (0, 0),
+        "allocations over {MEASURED} round trips (tcp, udp)"
+    );
+    support::finish(lp);
+}
