@@ -46,6 +46,19 @@ fn put<T: Copy>(storage: &mut libc::sockaddr_storage, sa: T) -> libc::socklen_t 
     size_of::<T>() as libc::socklen_t
 }
 
+/// Reads the address a libuv `getsockname`/`getpeername` call writes through `f`.
+pub(crate) fn read_sockaddr(
+    f: impl FnOnce(*mut libuv_sys2::sockaddr, *mut std::os::raw::c_int) -> std::os::raw::c_int,
+) -> super::error::Result<SocketAddr> {
+    // SAFETY: plain data; all-zero is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as std::os::raw::c_int;
+    super::error::check(f((&raw mut storage).cast(), &mut len))?;
+    // SAFETY: libuv filled `storage` with an address (same C struct in libc and libuv_sys2).
+    let addr = unsafe { from_sockaddr((&raw const storage).cast()) };
+    addr.ok_or(super::error::Error::EAFNOSUPPORT)
+}
+
 /// The Rust address of a C socket address: `None` for a null pointer or a family other than
 /// `AF_INET` and `AF_INET6`.
 ///

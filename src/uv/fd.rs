@@ -1,9 +1,10 @@
 //! Checks on descriptors handed to libuv, which aborts the process if epoll later refuses one.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::raw::c_int;
 
-use super::error::{Error, Result};
+use super::error::{Error, Result, check};
 
 fn last_error() -> Error {
     Error::from_raw(
@@ -32,4 +33,36 @@ pub(crate) fn check_pollable(fd: RawFd) -> Result<()> {
         libc::close(ep);
         err.map_or(Ok(()), Err)
     }
+}
+
+/// Hands `fd` to libuv through `open` (`uv_tcp_open`, `uv_udp_open`, `uv_pipe_open`): on
+/// success libuv owns it (and closes it with the handle); on failure it is closed here.
+pub(crate) fn adopt(fd: OwnedFd, open: impl FnOnce(RawFd) -> c_int) -> Result<()> {
+    let raw = fd.into_raw_fd();
+    let rc = open(raw);
+    if rc < 0 {
+        // SAFETY: libuv did not adopt `raw`, so it is still ours to close.
+        unsafe { libc::close(raw) };
+    }
+    check(rc).map(drop)
+}
+
+/// The `SO_TYPE` of a socket (`ENOTSOCK` for another kind of descriptor).
+pub(crate) fn socket_type(fd: &OwnedFd) -> Result<c_int> {
+    let mut ty: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
+    // SAFETY: a valid descriptor and out-pointers of the right size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&raw mut ty).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(last_error());
+    }
+    Ok(ty)
 }

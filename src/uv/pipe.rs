@@ -2,7 +2,7 @@
 //! passing over IPC pipes.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::raw::{c_char, c_int};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -142,14 +142,9 @@ impl Pipe {
     pub fn open(lp: &LoopHandle, fd: OwnedFd, ipc: bool) -> Result<Pipe> {
         super::fd::check_pollable(fd.as_raw_fd())?;
         let pipe = Pipe::new(lp, ipc)?;
-        let fd = fd.into_raw_fd();
-        // SAFETY: the handle is open; `fd` is ours.
-        let rc = unsafe { uv_pipe_open(pipe.0.raw()?, fd) };
-        if rc < 0 {
-            // SAFETY: libuv did not adopt `fd`.
-            unsafe { libc::close(fd) };
-        }
-        check(rc).map(|_| pipe)
+        let raw = pipe.0.raw()?;
+        // SAFETY: the handle is open and unbound; `fd` is ours.
+        super::fd::adopt(fd, |fd| unsafe { uv_pipe_open(raw, fd) }).map(|_| pipe)
     }
 
     /// Binds to a filesystem path (which must not exist yet).

@@ -1,14 +1,15 @@
 //! [`Tcp`]: TCP sockets, clients and servers.
 
 use std::net::SocketAddr;
-use std::os::fd::{IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::raw::c_int;
 use std::time::Duration;
 
 use libuv_sys2::*;
 
-use super::addr::{from_sockaddr, to_sockaddr};
+use super::addr::{read_sockaddr, to_sockaddr};
 use super::error::{Result, check};
+use super::fd::{adopt, socket_type};
 use super::handle::{Owned, handle_methods};
 use super::loop_::LoopHandle;
 use super::stream::{StreamHandle, StreamState, stream_methods};
@@ -98,14 +99,9 @@ impl Tcp {
             return Err(super::Error::EINVAL);
         }
         let tcp = Tcp::new(lp)?;
-        let fd = sock.into_raw_fd();
+        let raw = tcp.0.raw()?;
         // SAFETY: the handle is open and unbound; `fd` is a socket we own.
-        let rc = unsafe { uv_tcp_open(tcp.0.raw()?, fd) };
-        if rc < 0 {
-            // SAFETY: libuv did not adopt `fd`, so it is still ours to close.
-            unsafe { libc::close(fd) };
-        }
-        check(rc).map(|_| tcp)
+        adopt(sock, |fd| unsafe { uv_tcp_open(raw, fd) }).map(|_| tcp)
     }
 
     /// Binds to `addr` (port 0: the system picks one; see [`Tcp::sockname`]).
@@ -184,12 +180,8 @@ impl Tcp {
         &self,
         f: impl FnOnce(*const uv_tcp_t, *mut sockaddr, *mut c_int) -> c_int,
     ) -> Result<SocketAddr> {
-        // SAFETY: plain data; all-zero is valid.
-        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of_val(&storage) as c_int;
-        check(f(self.0.raw()?, (&raw mut storage).cast(), &mut len))?;
-        // SAFETY: libuv filled `storage` with an address of `len` bytes.
-        unsafe { from_sockaddr((&raw const storage).cast()) }.ok_or(super::Error::EAFNOSUPPORT)
+        let raw = self.0.raw()?;
+        read_sockaddr(|sa, len| f(raw, sa, len))
     }
 
     /// Enables or disables Nagle's algorithm (`TCP_NODELAY` when `enable`).
@@ -287,30 +279,6 @@ impl Tcp {
         }
         buffer_size(&self.0, size, uv_recv_buffer_size).map(drop)
     }
-}
-
-/// The `SO_TYPE` of a socket (`ENOTSOCK` for another kind of descriptor).
-pub(crate) fn socket_type(fd: &OwnedFd) -> Result<c_int> {
-    use std::os::fd::AsRawFd;
-    let mut ty: c_int = 0;
-    let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
-    // SAFETY: valid descriptor and out-pointers of the right size.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&raw mut ty).cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 {
-        let errno = std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EINVAL);
-        return Err(super::Error::from_raw(-errno));
-    }
-    Ok(ty)
 }
 
 /// Reads (`size == 0`) or sets a socket buffer size through libuv.

@@ -2,14 +2,15 @@
 
 use std::ffi::CString;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::raw::{c_int, c_uint};
 
 use libuv_sys2::*;
 
-use super::addr::{from_sockaddr, to_sockaddr};
+use super::addr::{from_sockaddr, read_sockaddr, to_sockaddr};
 use super::buf::{BufReq, ReqPool, WriteBuf};
 use super::error::{Error, Result, check};
+use super::fd::{adopt, socket_type};
 use super::handle::{Callback, Owned, State, dispatch, handle_methods};
 use super::loop_::{LoopHandle, alloc_read_buffer};
 
@@ -173,18 +174,13 @@ impl Udp {
     /// `uv_udp_open` reports; the descriptor is closed then.
     #[doc(alias = "uv_udp_open")]
     pub fn open(lp: &LoopHandle, sock: OwnedFd) -> Result<Udp> {
-        if super::tcp::socket_type(&sock)? != libc::SOCK_DGRAM {
+        if socket_type(&sock)? != libc::SOCK_DGRAM {
             return Err(Error::EINVAL);
         }
         let udp = Udp::new(lp)?;
-        let fd = sock.into_raw_fd();
-        // SAFETY: the handle is open; `fd` is ours.
-        let rc = unsafe { uv_udp_open(udp.0.raw()?, fd) };
-        if rc < 0 {
-            // SAFETY: libuv did not adopt `fd`.
-            unsafe { libc::close(fd) };
-        }
-        check(rc).map(|_| udp)
+        let raw = udp.0.raw()?;
+        // SAFETY: the handle is open and unbound; `fd` is a socket we own.
+        adopt(sock, |fd| unsafe { uv_udp_open(raw, fd) }).map(|_| udp)
     }
 
     /// Binds to `addr` (port 0: the system picks one).
@@ -453,12 +449,8 @@ impl Udp {
         &self,
         f: impl FnOnce(*const uv_udp_t, *mut sockaddr, *mut c_int) -> c_int,
     ) -> Result<SocketAddr> {
-        // SAFETY: plain data; all-zero is valid.
-        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of_val(&storage) as c_int;
-        check(f(self.0.raw()?, (&raw mut storage).cast(), &mut len))?;
-        // SAFETY: libuv filled `storage`.
-        unsafe { from_sockaddr((&raw const storage).cast()) }.ok_or(Error::EAFNOSUPPORT)
+        let raw = self.0.raw()?;
+        read_sockaddr(|sa, len| f(raw, sa, len))
     }
 
     /// Bytes queued for sending.
