@@ -542,3 +542,125 @@ fn connect_cancelled_by_close() {
     assert_eq!(*result.borrow(), Some(Err(Error::ECANCELED)));
     support::finish(lp);
 }
+
+/// A connected pair (client, accepted server side) on `lp`.
+fn pair(lp: &Loop) -> (Tcp, Tcp) {
+    let slot = Rc::new(RefCell::new(None));
+    let s2 = slot.clone();
+    let (srv, addr) = server(lp, move |conn| *s2.borrow_mut() = Some(conn));
+    let client = Tcp::new(lp).unwrap();
+    client.connect(addr, |_, r| r.unwrap()).unwrap();
+    while slot.borrow().is_none() {
+        lp.run(RunMode::Once).unwrap();
+    }
+    drop(srv);
+    let accepted = slot.borrow_mut().take().unwrap();
+    (client, accepted)
+}
+
+#[test]
+fn a_refused_read_start_keeps_the_running_callback() {
+    let lp = Loop::new().unwrap();
+    let (client, conn) = pair(&lp);
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    conn.read_start(move |_, d| l.borrow_mut().push(("first", d.map(<[u8]>::to_vec))))
+        .unwrap();
+    let l = log.clone();
+    let second =
+        conn.read_start(move |_, d| l.borrow_mut().push(("second", d.map(<[u8]>::to_vec))));
+    assert_eq!(second, Err(Error::EALREADY));
+    client.write(b"data", |_, r| r.unwrap()).unwrap();
+    while log.borrow().is_empty() {
+        lp.run(RunMode::Once).unwrap();
+    }
+    assert_eq!(log.borrow()[0], ("first", Ok(b"data".to_vec())));
+    drop((client, conn));
+    support::finish(lp);
+}
+
+#[test]
+fn read_stop_resume_and_is_reading() {
+    let lp = Loop::new().unwrap();
+    let (client, conn) = pair(&lp);
+    assert!(!conn.is_reading());
+    assert_eq!(
+        conn.read_resume(),
+        Err(Error::EINVAL),
+        "nothing to resume yet"
+    );
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    conn.read_start(move |c, d| match d {
+        Ok(bytes) => {
+            g.borrow_mut().extend_from_slice(bytes);
+            c.read_stop().unwrap(); // one chunk at a time
+        }
+        Err(e) => {
+            assert_eq!(e, Error::EOF);
+            assert!(!c.is_reading(), "EOF stops reading");
+            c.close();
+        }
+    })
+    .unwrap();
+    assert!(conn.is_reading());
+    client.write(b"one", |_, r| r.unwrap()).unwrap();
+    while got.borrow().is_empty() {
+        lp.run(RunMode::Once).unwrap();
+    }
+    assert!(!conn.is_reading());
+    client
+        .write(b"two", |c, r| {
+            r.unwrap();
+            c.shutdown(|_, r| r.unwrap()).unwrap();
+        })
+        .unwrap();
+    // Nothing arrives while stopped.
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).unwrap();
+    }
+    assert_eq!(&*got.borrow(), b"one");
+    conn.read_resume().unwrap();
+    assert!(conn.is_reading());
+    while !conn.is_closing() {
+        lp.run(RunMode::Once).unwrap();
+        if conn.is_reading() {
+            continue;
+        }
+        let _ = conn.read_resume();
+    }
+    assert_eq!(&*got.borrow(), b"onetwo");
+    assert!(!conn.is_reading());
+    drop((client, conn));
+    support::finish(lp);
+}
+
+#[test]
+fn write_copy_writes_borrowed_bytes_and_queues_only_the_rest() {
+    let lp = Loop::new().unwrap();
+    let (client, conn) = pair(&lp);
+    let data: Vec<u8> = (0..(16 << 20)).map(|i: u32| (i % 239) as u8).collect();
+    client.write_copy(&data[..1000]).unwrap();
+    assert_eq!(
+        client.write_queue_size(),
+        0,
+        "a small write goes out at once"
+    );
+    client.write_copy(&data[1000..]).unwrap();
+    assert!(
+        client.write_queue_size() > 0,
+        "16 MiB does not fit the socket buffers"
+    );
+    client.shutdown(|c, _| c.close()).unwrap();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    conn.read_start(move |c, d| match d {
+        Ok(bytes) => g.borrow_mut().extend_from_slice(bytes),
+        Err(_) => c.close(),
+    })
+    .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    assert!(*got.borrow() == data, "every byte, in order");
+    drop((client, conn));
+    support::finish(lp);
+}

@@ -193,9 +193,11 @@ impl Poll {
         if events.is_empty() {
             return Err(Error::EINVAL);
         }
-        self.0.state().cb.set(Box::new(cb));
         // SAFETY: `raw` is an open poll handle.
-        check(unsafe { uv_poll_start(raw, events.0 as c_int, Some(on_poll)) }).map(drop)
+        check(unsafe { uv_poll_start(raw, events.0 as c_int, Some(on_poll)) })?;
+        // Installed only once libuv accepted the start: a refused start keeps the old one.
+        self.0.state().cb.set(Box::new(cb));
+        Ok(())
     }
 
     /// Stops watching.

@@ -78,9 +78,11 @@ impl Signal {
     #[doc(alias = "uv_signal_start")]
     pub fn start(&self, signum: i32, cb: impl FnMut(&Signal, i32) + 'static) -> Result<()> {
         let raw = self.0.raw()?;
-        self.0.state().cb.set(Box::new(cb));
         // SAFETY: `raw` is an open signal handle.
-        check(unsafe { uv_signal_start(raw, Some(on_signal), signum) }).map(drop)
+        check(unsafe { uv_signal_start(raw, Some(on_signal), signum) })?;
+        // Installed only once libuv accepted the start: a refused start keeps the old one.
+        self.0.state().cb.set(Box::new(cb));
+        Ok(())
     }
 
     /// Like [`Signal::start`], but the handle stops after the first signal.
@@ -91,9 +93,11 @@ impl Signal {
     #[doc(alias = "uv_signal_start_oneshot")]
     pub fn start_oneshot(&self, signum: i32, cb: impl FnMut(&Signal, i32) + 'static) -> Result<()> {
         let raw = self.0.raw()?;
-        self.0.state().cb.set(Box::new(cb));
         // SAFETY: `raw` is an open signal handle.
-        check(unsafe { uv_signal_start_oneshot(raw, Some(on_signal), signum) }).map(drop)
+        check(unsafe { uv_signal_start_oneshot(raw, Some(on_signal), signum) })?;
+        // Installed only once libuv accepted the start: a refused start keeps the old one.
+        self.0.state().cb.set(Box::new(cb));
+        Ok(())
     }
 
     /// Stops watching.

@@ -13,7 +13,7 @@ use std::os::raw::c_int;
 use libuv_sys2::*;
 
 use super::buf::{BufReq, DoneCb, ReqPool, WriteBuf};
-use super::error::{Result, check};
+use super::error::{Error, Result, check};
 use super::handle::{Callback, Owned, State, dispatch};
 use super::loop_::alloc_read_buffer;
 use super::req::{ReqMem, ReqOwner, from_data, into_data};
@@ -30,6 +30,10 @@ pub(crate) struct StreamState<H: 'static> {
     pub(crate) ipc: bool,
     /// A descriptor to close once the handle is closed (a terminal libuv reopened).
     pub(crate) keep_fd: Cell<Option<OwnedFd>>,
+    /// Reading is on (libuv stops it by itself at EOF and on errors).
+    reading: Cell<bool>,
+    /// `read_start` installed a callback, which `read_resume` reuses.
+    has_read_cb: Cell<bool>,
 }
 
 impl<H> StreamState<H> {
@@ -40,6 +44,8 @@ impl<H> StreamState<H> {
             write_pool: ReqPool::new(uv_req_type_UV_WRITE),
             ipc,
             keep_fd: Cell::new(None),
+            reading: Cell::new(false),
+            has_read_cb: Cell::new(false),
         }
     }
 }
@@ -50,6 +56,7 @@ impl<H> State for StreamState<H> {
         self.connection_cb.clear();
         self.write_pool.clear();
         drop(self.keep_fd.take());
+        self.has_read_cb.set(false);
     }
 }
 
@@ -81,6 +88,9 @@ unsafe extern "C" fn on_read<H: StreamHandle>(
     unsafe {
         dispatch(raw.cast(), H::wrap, |h| {
             let owned = h.owned();
+            if n < 0 {
+                owned.state().reading.set(false); // libuv stopped reading (EOF or error)
+            }
             owned.loop_inner().with_read_buffer(base, n, |data| {
                 owned.state().read_cb.call(owned.core(), |f| f(h, data));
             });
@@ -92,15 +102,38 @@ pub(crate) fn read_start<H: StreamHandle>(
     h: &H,
     cb: impl FnMut(&H, Result<&[u8]>) + 'static,
 ) -> Result<()> {
+    start_reading(h)?;
+    // Installed only once libuv accepted the start: a refused start keeps the old one.
+    let state = h.owned().state();
+    state.read_cb.set(Box::new(cb));
+    state.has_read_cb.set(true);
+    Ok(())
+}
+
+pub(crate) fn read_resume<H: StreamHandle>(h: &H) -> Result<()> {
+    if !h.owned().state().has_read_cb.get() {
+        return Err(Error::EINVAL);
+    }
+    start_reading(h)
+}
+
+fn start_reading<H: StreamHandle>(h: &H) -> Result<()> {
     let raw = stream(h)?;
-    h.owned().state().read_cb.set(Box::new(cb));
     // SAFETY: `raw` is an open stream; the callbacks match the handle's type.
-    check(unsafe { uv_read_start(raw, Some(alloc_read_buffer), Some(on_read::<H>)) }).map(drop)
+    check(unsafe { uv_read_start(raw, Some(alloc_read_buffer), Some(on_read::<H>)) })?;
+    h.owned().state().reading.set(true);
+    Ok(())
 }
 
 pub(crate) fn read_stop<H: StreamHandle>(h: &H) -> Result<()> {
     // SAFETY: the stream is open.
-    check(unsafe { uv_read_stop(stream(h)?) }).map(drop)
+    check(unsafe { uv_read_stop(stream(h)?) })?;
+    h.owned().state().reading.set(false);
+    Ok(())
+}
+
+pub(crate) fn is_reading<H: StreamHandle>(h: &H) -> bool {
+    !h.owned().core().is_closing() && h.owned().state().reading.get()
 }
 
 // ---- writing ----
@@ -147,6 +180,18 @@ pub(crate) fn write2<H: StreamHandle>(
         // `on_write`; `send` is null or an open stream (checked by the caller).
         unsafe { uv_write2(req, raw, ptr, count, send, Some(on_write::<H>)) }
     })
+}
+
+pub(crate) fn write_copy<H: StreamHandle>(h: &H, data: &[u8]) -> Result<()> {
+    let done = match try_write(h, &[data]) {
+        Ok(n) => n,
+        Err(Error::EAGAIN) => 0,
+        Err(e) => return Err(e),
+    };
+    if done == data.len() {
+        return Ok(());
+    }
+    write_bufs(h, [WriteBuf::Vec(data[done..].to_vec())], None)
 }
 
 pub(crate) fn try_write<H: StreamHandle>(h: &H, bufs: &[&[u8]]) -> Result<usize> {
@@ -270,9 +315,11 @@ pub(crate) fn listen<H: StreamHandle>(
     cb: impl FnMut(&H, Result<()>) + 'static,
 ) -> Result<()> {
     let raw = stream(h)?;
-    h.owned().state().connection_cb.set(Box::new(cb));
     // SAFETY: `raw` is an open stream.
-    check(unsafe { uv_listen(raw, backlog, Some(on_connection::<H>)) }).map(drop)
+    check(unsafe { uv_listen(raw, backlog, Some(on_connection::<H>)) })?;
+    // Installed only once libuv accepted the start: a refused start keeps the old one.
+    h.owned().state().connection_cb.set(Box::new(cb));
+    Ok(())
 }
 
 pub(crate) fn accept<H: StreamHandle>(h: &H) -> Result<H> {
@@ -324,7 +371,24 @@ macro_rules! stream_methods {
                 $crate::uv::stream::read_start(self, cb)
             }
 
-            /// Stops reading. The read callback stays installed.
+            /// Reads again with the callback of the last `read_start` (after `read_stop`, for
+            /// backpressure).
+            ///
+            /// # Errors
+            ///
+            /// `EINVAL` if `read_start` never installed a callback; `ENOTCONN` after EOF;
+            /// [`Error::CLOSED`](crate::Error::CLOSED) if closing.
+            #[doc(alias = "uv_read_start")]
+            pub fn read_resume(&self) -> crate::Result<()> {
+                $crate::uv::stream::read_resume(self)
+            }
+
+            /// Whether reading is on: started and not stopped, and no EOF or read error yet.
+            pub fn is_reading(&self) -> bool {
+                $crate::uv::stream::is_reading(self)
+            }
+
+            /// Stops reading. The read callback stays installed, for `read_resume`.
             ///
             /// # Errors
             ///
@@ -334,8 +398,9 @@ macro_rules! stream_methods {
                 $crate::uv::stream::read_stop(self)
             }
 
-            /// Queues a write of `buf`; `cb` runs once it is written (or failed, or was
-            /// cancelled with `ECANCELED` because the handle closed). The buffer is kept alive
+            /// Queues a write of `buf`; `cb` runs once it is written, or failed, or with
+            /// `ECANCELED` if the handle was closed before it could be written (a write that
+            /// completed just before the close still reports `Ok`). The buffer is kept alive
             /// until then. The request is pooled: no allocation per write on the steady path
             /// (a `cb` that captures nothing is not allocated either).
             ///
@@ -375,6 +440,17 @@ macro_rules! stream_methods {
                 cb: impl FnOnce(&$ty, crate::Result<()>) + 'static,
             ) -> crate::Result<()> {
                 $crate::uv::stream::write_bufs(self, bufs, Some(Box::new(cb)))
+            }
+
+            /// Writes borrowed bytes: what the socket takes right now without a copy, then a
+            /// queued copy of the rest, with no callback (watch `write_queue_size` for
+            /// backpressure). What uvloop does for `transport.write`.
+            ///
+            /// # Errors
+            ///
+            /// As for `write`.
+            pub fn write_copy(&self, data: &[u8]) -> crate::Result<()> {
+                $crate::uv::stream::write_copy(self, data)
             }
 
             /// Writes what the socket takes right now, without queueing: returns the number

@@ -93,10 +93,11 @@ impl Timer {
         cb: impl FnMut(&Timer) + 'static,
     ) -> Result<()> {
         let raw = self.0.raw()?;
-        self.0.state().cb.set(Box::new(cb));
         // SAFETY: `raw` is an open timer.
-        check(unsafe { uv_timer_start(raw, Some(on_timer), millis(timeout), millis(repeat)) })
-            .map(drop)
+        check(unsafe { uv_timer_start(raw, Some(on_timer), millis(timeout), millis(repeat)) })?;
+        // Installed only once libuv accepted the start: a refused start keeps the old one.
+        self.0.state().cb.set(Box::new(cb));
+        Ok(())
     }
 
     /// Stops the timer. Its callback stays installed, for [`Timer::again`].

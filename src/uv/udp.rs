@@ -311,9 +311,11 @@ impl Udp {
     #[doc(alias = "uv_udp_recv_start")]
     pub fn recv_start(&self, cb: impl FnMut(&Udp, Result<Datagram<'_>>) + 'static) -> Result<()> {
         let raw = self.0.raw()?;
-        self.0.state().recv_cb.set(Box::new(cb));
         // SAFETY: the handle is open.
-        check(unsafe { uv_udp_recv_start(raw, Some(alloc_read_buffer), Some(on_recv)) }).map(drop)
+        check(unsafe { uv_udp_recv_start(raw, Some(alloc_read_buffer), Some(on_recv)) })?;
+        // Installed only once libuv accepted the start: a refused start keeps the old one.
+        self.0.state().recv_cb.set(Box::new(cb));
+        Ok(())
     }
 
     /// Stops receiving.

@@ -55,9 +55,11 @@ macro_rules! watcher {
             #[doc(alias = $a_start)]
             pub fn start(&self, cb: impl FnMut(&$ty) + 'static) -> Result<()> {
                 let raw = self.0.raw()?;
-                self.0.state().cb.set(Box::new(cb));
                 // SAFETY: `raw` is an open handle of this type.
-                check(unsafe { $start(raw, Some($tramp)) }).map(drop)
+                check(unsafe { $start(raw, Some($tramp)) })?;
+                // Installed only once libuv accepted the start: a refused start keeps the old one.
+                self.0.state().cb.set(Box::new(cb));
+                Ok(())
             }
 
             /// Stops the handle.
