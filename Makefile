@@ -26,10 +26,13 @@ lint:
 	cargo clippy --all-targets --quiet -- -D warnings
 
 unit:
+	cargo build --quiet --examples
 	cargo test --quiet
 
+# The test binaries, and the example programs the example tests start, under valgrind.
 leakcheck:
-	CARGO_TARGET_$(HOST)_RUNNER="$(VALGRIND)" cargo test --quiet --tests
+	CARGO_TARGET_$(HOST)_RUNNER="$(VALGRIND)" RSUV_EXAMPLE_RUNNER="$(VALGRIND)" \
+		cargo test --quiet --tests
 
 examples:
 	cargo run --quiet --example demo | tee target/demo.out
