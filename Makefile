@@ -37,3 +37,9 @@ leakcheck:
 examples:
 	cargo run --quiet --example demo | tee target/demo.out
 	grep -q '^loop closed cleanly$$' target/demo.out
+
+## libuv's own C benchmarks against the same workloads on rsuv, medians and ratios; see
+## benches/README.md (BENCH_REPEATS, BENCH_ONLY, BENCH_CPU adjust it).
+.PHONY: bench
+bench: setup
+	python3 benches/run.py
