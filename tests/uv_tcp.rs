@@ -505,6 +505,8 @@ fn misuse_and_closed_handles() {
     let lp = Loop::new().unwrap();
     let t = Tcp::new(&lp).unwrap();
     assert_eq!(t.accept().err(), Some(Error::EAGAIN), "nothing pending");
+    // No buffer at all: libuv would assert; rsuv refuses.
+    assert_eq!(t.write_vectored([], |_, _| {}), Err(Error::EINVAL));
     assert_eq!(t.write(b"x", |_, _| {}), Err(Error::EBADF), "no socket yet");
     assert_eq!(t.read_start(|_, _| {}), Err(Error::ENOTCONN));
     assert_eq!(t.shutdown(|_, _| {}), Err(Error::ENOTCONN));

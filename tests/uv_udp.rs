@@ -163,6 +163,10 @@ fn connect_disconnect_and_address_rules() {
     let (peer, peer_addr) = bound(&lp, false);
     let u = Udp::new(&lp).unwrap();
     assert_eq!(u.send(b"x", None, |_, _| {}), Err(Error::EDESTADDRREQ));
+    assert_eq!(
+        u.send_vectored([], Some(peer_addr), |_, _| {}),
+        Err(Error::EINVAL)
+    );
     u.connect(Some(peer_addr)).unwrap();
     assert_eq!(u.connect(Some(peer_addr)), Err(Error::EISCONN));
     assert_eq!(

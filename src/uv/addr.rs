@@ -35,6 +35,48 @@ pub(crate) fn to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::s
     (storage, len)
 }
 
+/// A C socket address sized for IPv4 or IPv6 only (no 128-byte `sockaddr_storage` to zero on
+/// every UDP send).
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) union CSockAddr {
+    v4: libc::sockaddr_in,
+    v6: libc::sockaddr_in6,
+}
+
+impl CSockAddr {
+    pub(crate) fn new(addr: &SocketAddr) -> CSockAddr {
+        match addr {
+            SocketAddr::V4(a) => CSockAddr {
+                v4: libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                },
+            },
+            SocketAddr::V6(a) => CSockAddr {
+                v6: libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                },
+            },
+        }
+    }
+
+    /// The address for libuv (libuv_sys2 declares the same C `sockaddr`).
+    pub(crate) fn as_ptr(&self) -> *const libuv_sys2::sockaddr {
+        ptr::from_ref(self).cast()
+    }
+}
+
 /// Writes a plain-data socket address at the start of `storage`; returns its size.
 fn put<T: Copy>(storage: &mut libc::sockaddr_storage, sa: T) -> libc::socklen_t {
     const {

@@ -1,6 +1,9 @@
 //! [`Async`]: wake the loop from any thread; [`AsyncSender`] is the `Send + Sync` side.
 
-use std::sync::{Arc, RwLock};
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use libuv_sys2::*;
 
@@ -8,11 +11,35 @@ use super::error::{Error, Result, check};
 use super::handle::{Callback, Owned, State, dispatch, handle_methods};
 use super::loop_::LoopHandle;
 
-/// The address of the open `uv_async_t`, or 0 once it is closed. Senders hold the read lock
-/// while they call `uv_async_send`; the close callback takes the write lock to clear it before
-/// the memory is freed, so no send can touch freed memory.
+/// What the handle and its senders share: the `uv_async_t` itself (so a send touches one
+/// allocation), and one word counting the sends in progress, with a CLOSED bit. The close
+/// callback sets CLOSED and waits for the sends in progress; a send that sees CLOSED gives up.
+/// So no `uv_async_send` runs once the handle is closed (after which the loop may be closed and
+/// its wake-up descriptor reused), and the memory lives as long as any sender.
 struct Shared {
-    raw: RwLock<usize>,
+    state: AtomicUsize,
+    raw: UnsafeCell<MaybeUninit<uv_async_t>>,
+}
+
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+// SAFETY: `raw` is only handed to libuv: uv_async_send is thread-safe, everything else happens
+// on the loop thread; `state` is atomic.
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn raw(&self) -> *mut uv_async_t {
+        self.raw.get().cast()
+    }
+
+    fn close(&self) {
+        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        while self.state.load(Ordering::Acquire) != CLOSED {
+            std::thread::yield_now(); // a send in progress finishes within a few instructions
+        }
+    }
 }
 
 pub(crate) struct AsyncState {
@@ -21,9 +48,15 @@ pub(crate) struct AsyncState {
 }
 
 impl State for AsyncState {
+    type Raw = ();
+
     fn clear(&self) {
-        *self.shared.raw.write().unwrap_or_else(|e| e.into_inner()) = 0;
+        self.shared.close();
         self.cb.clear();
+    }
+
+    fn external_raw(&self) -> Option<*mut uv_handle_t> {
+        Some(self.shared.raw().cast())
     }
 }
 
@@ -70,20 +103,18 @@ impl Async {
     #[doc(alias = "uv_async_init")]
     pub fn new(lp: &LoopHandle, cb: impl FnMut(&Async) + 'static) -> Result<Async> {
         let shared = Arc::new(Shared {
-            raw: RwLock::new(0),
+            state: AtomicUsize::new(0),
+            raw: UnsafeCell::new(MaybeUninit::uninit()),
         });
         let state = AsyncState {
             cb: Callback::empty(),
-            shared: shared.clone(),
+            shared,
         };
         state.cb.set(Box::new(cb));
-        // SAFETY: `raw` is fresh memory of uv_handle_size(UV_ASYNC) bytes.
+        // SAFETY: `raw` is the fresh `uv_async_t` inside `shared`.
         let init =
             |l, raw: *mut uv_handle_t| unsafe { uv_async_init(l, raw.cast(), Some(on_async)) };
-        let handle = Owned::init(lp, uv_handle_type_UV_ASYNC, state, init)?;
-        *shared.raw.write().unwrap_or_else(|e| e.into_inner()) =
-            handle.raw::<uv_async_t>()? as usize;
-        Ok(Async(handle))
+        Owned::init(lp, uv_handle_type_UV_ASYNC, state, init).map(Async)
     }
 
     /// A sender usable from any thread.
@@ -113,13 +144,16 @@ impl AsyncSender {
     /// [`Error::CLOSED`] once the handle has been closed.
     #[doc(alias = "uv_async_send")]
     pub fn send(&self) -> Result<()> {
-        let guard = self.shared.raw.read().unwrap_or_else(|e| e.into_inner());
-        if *guard == 0 {
+        let shared = &*self.shared;
+        if shared.state.fetch_add(1, Ordering::Acquire) & CLOSED != 0 {
+            shared.state.fetch_sub(1, Ordering::Release);
             return Err(Error::CLOSED);
         }
-        // SAFETY: a non-zero address is an async handle whose memory is freed only after the
-        // close callback has cleared it under the write lock, which waits for this read lock.
-        check(unsafe { uv_async_send(*guard as *mut uv_async_t) }).map(drop)
+        // SAFETY: the handle is not closed (CLOSED is set only once no send is in progress, and
+        // checked above), and `Shared` keeps its memory alive.
+        let rc = unsafe { uv_async_send(shared.raw()) };
+        shared.state.fetch_sub(1, Ordering::Release);
+        check(rc).map(drop)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Write buffers and the pooled requests that carry them (stream writes, UDP sends).
 
-use std::cell::RefCell;
+use std::cell::{RefCell, UnsafeCell};
+use std::mem::MaybeUninit;
 use std::os::raw::c_int;
 use std::rc::Rc;
 
@@ -8,7 +9,6 @@ use libuv_sys2::*;
 
 use super::error::{Error, Result, check};
 use super::handle::Core;
-use super::req::{ReqMem, ReqOwner, from_data, into_data};
 
 /// A buffer handed to a write: owned (or `'static`) bytes, kept alive until the write's
 /// callback has run. Converting a `Vec<u8>`, `Box<[u8]>`, `String`, `Rc<[u8]>` or a `'static`
@@ -84,100 +84,149 @@ impl From<&'static str> for WriteBuf {
 pub(crate) type DoneCb<H> = Box<dyn FnOnce(&H, Result<()>)>;
 
 /// How many finished requests a handle keeps for reuse.
-const POOL_MAX: usize = 64;
+const POOL_MAX: usize = 1024;
+
+/// Buffers per request whose `uv_buf_t`s are built on the stack (libuv copies them).
+const STACK_BUFS: usize = 16;
 
 pub(crate) fn buf_len(len: usize) -> Result<u32> {
     u32::try_from(len).map_err(|_| Error::EINVAL)
 }
 
-/// A request that writes buffers (`uv_write_t`, `uv_udp_send_t`): the libuv request, the
-/// buffers it keeps alive, their `uv_buf_t`s, and the completion callback.
-pub(crate) struct BufReq<H: 'static> {
-    mem: ReqMem,
-    bufs: Vec<WriteBuf>,
-    uv_bufs: Vec<uv_buf_t>,
+/// The `uv_buf_t` of a byte slice (libuv does not write through a write buffer).
+pub(crate) fn uv_buf(bytes: &[u8]) -> Result<uv_buf_t> {
+    buf_len(bytes.len())?;
+    Ok(uv_buf_t {
+        base: bytes.as_ptr().cast_mut().cast(),
+        len: bytes.len(),
+    })
+}
+
+/// A request that writes buffers: the libuv request `R` (`uv_write_t`, `uv_udp_send_t`) inline,
+/// the buffers it keeps alive (the first inline, as most writes have one), and the completion
+/// callback. One allocation, reused through a [`ReqPool`].
+pub(crate) struct BufReq<H: 'static, R> {
+    raw: UnsafeCell<MaybeUninit<R>>,
+    first: Option<WriteBuf>,
+    more: Vec<WriteBuf>,
     cb: Option<DoneCb<H>>,
 }
 
-impl<H> ReqOwner for BufReq<H> {
-    fn mem(&self) -> &ReqMem {
-        &self.mem
+impl<H, R> BufReq<H, R> {
+    /// Hands the request to libuv: its `data` points back at the box.
+    fn into_raw(self: Box<Self>) -> *mut R {
+        let owner = Box::into_raw(self);
+        // SAFETY: `owner` is a live box; `raw` is inside it, so it does not move.
+        unsafe {
+            let raw = (*owner).raw.get().cast::<R>();
+            (*raw.cast::<uv_req_t>()).data = owner.cast();
+            raw
+        }
     }
-}
 
-impl<H> BufReq<H> {
+    /// Takes the request back from libuv.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must come from `into_raw` and not have been taken back yet.
+    unsafe fn from_raw(raw: *mut R) -> Box<Self> {
+        // SAFETY: per the contract, `data` is the box leaked by `into_raw`.
+        unsafe { Box::from_raw((*raw.cast::<uv_req_t>()).data.cast::<Self>()) }
+    }
+
     /// In the request's libuv callback: takes the request back, with its callback.
     ///
     /// # Safety
     ///
-    /// `req` must have been submitted through [`ReqPool::submit`] for this `H`, and libuv must
-    /// be calling it back now (once).
-    pub(crate) unsafe fn complete<T>(req: *mut T) -> (Box<BufReq<H>>, Option<DoneCb<H>>) {
+    /// `req` must have been submitted through [`ReqPool::submit`] for these `H` and `R`, and
+    /// libuv must be calling it back now (once).
+    pub(crate) unsafe fn complete(req: *mut R) -> (Box<Self>, Option<DoneCb<H>>) {
         // SAFETY: forwarded from the caller.
-        let mut owner = unsafe { from_data::<BufReq<H>, T>(req) };
+        let mut owner = unsafe { Self::from_raw(req) };
         let cb = owner.cb.take();
         (owner, cb)
+    }
+
+    fn bufs(&self) -> impl Iterator<Item = &WriteBuf> {
+        self.first.iter().chain(&self.more)
     }
 }
 
 /// A per-handle free list of [`BufReq`]s: no allocation per write on the steady path.
-pub(crate) struct ReqPool<H: 'static> {
-    ty: uv_req_type,
+pub(crate) struct ReqPool<H: 'static, R> {
     #[allow(clippy::vec_box)] // boxed: a request's address is handed to libuv while in flight
-    free: RefCell<Vec<Box<BufReq<H>>>>,
+    free: RefCell<Vec<Box<BufReq<H, R>>>>,
 }
 
-impl<H> ReqPool<H> {
-    pub(crate) fn new(ty: uv_req_type) -> Self {
+impl<H, R> ReqPool<H, R> {
+    pub(crate) fn new() -> Self {
         ReqPool {
-            ty,
             free: RefCell::default(),
         }
     }
 
     /// Fills a request with `bufs` and `cb` and hands it to libuv through `start` (which gets
-    /// the request, the `uv_buf_t` array and its length); takes it back if libuv refuses.
-    pub(crate) fn submit<T>(
+    /// the request, the `uv_buf_t` array and its length; libuv copies the array); takes it back
+    /// if libuv refuses.
+    pub(crate) fn submit(
         &self,
         bufs: impl IntoIterator<Item = WriteBuf>,
         cb: Option<DoneCb<H>>,
-        start: impl FnOnce(*mut T, *const uv_buf_t, u32) -> c_int,
+        start: impl FnOnce(*mut R, *const uv_buf_t, u32) -> c_int,
     ) -> Result<()> {
         let pooled = self.free.borrow_mut().pop();
         let mut req = pooled.unwrap_or_else(|| {
-            let mem = ReqMem::new(self.ty);
+            let raw = UnsafeCell::new(MaybeUninit::uninit());
             Box::new(BufReq {
-                mem,
-                bufs: Vec::new(),
-                uv_bufs: Vec::new(),
+                raw,
+                first: None,
+                more: Vec::new(),
                 cb: None,
             })
         });
-        req.bufs.extend(bufs);
-        let BufReq { bufs, uv_bufs, .. } = &mut *req;
-        for b in bufs.iter() {
-            let s = b.as_slice();
-            let len = match buf_len(s.len()) {
-                Ok(len) => len,
-                Err(e) => return Err(self.refuse(req, e)),
-            };
-            // SAFETY: uv_buf_init only packs a pointer and a length; libuv does not write
-            // through a write buffer.
-            uv_bufs.push(unsafe { uv_buf_init(s.as_ptr().cast_mut().cast(), len) });
+        for b in bufs {
+            match req.first {
+                None => req.first = Some(b),
+                Some(_) => req.more.push(b),
+            }
+        }
+        if req.first.is_none() {
+            return Err(self.refuse(req, Error::EINVAL)); // libuv asserts on zero buffers
+        }
+        let mut stack = [uv_buf_t {
+            base: std::ptr::null_mut(),
+            len: 0,
+        }; STACK_BUFS];
+        let mut heap = Vec::new();
+        let count = 1 + req.more.len();
+        let slots: &mut [uv_buf_t] = if count <= STACK_BUFS {
+            &mut stack[..count]
+        } else {
+            heap.resize(count, stack[0]);
+            &mut heap
+        };
+        let mut bad = None;
+        for (slot, b) in slots.iter_mut().zip(req.bufs()) {
+            match uv_buf(b.as_slice()) {
+                Ok(buf) => *slot = buf,
+                Err(e) => bad = Some(e),
+            }
+        }
+        if let Some(e) = bad {
+            return Err(self.refuse(req, e));
         }
         req.cb = cb;
-        let (ptr, count) = (req.uv_bufs.as_ptr(), req.uv_bufs.len() as u32);
-        let raw = into_data::<_, T>(req);
-        let rc = start(raw, ptr, count);
+        let raw = req.into_raw();
+        let rc = start(raw, slots.as_ptr(), count as u32);
         if rc < 0 {
             // SAFETY: libuv refused the request, so it never saw it; take it back.
-            let owner = unsafe { from_data::<BufReq<H>, T>(raw) };
+            let owner = unsafe { BufReq::from_raw(raw) };
             return Err(self.refuse(owner, Error::from_raw(rc)));
         }
         check(rc).map(drop)
     }
 
-    fn refuse(&self, mut req: Box<BufReq<H>>, e: Error) -> Error {
+    fn refuse(&self, mut req: Box<BufReq<H, R>>, e: Error) -> Error {
         req.cb = None;
         self.put(req);
         e
@@ -185,16 +234,15 @@ impl<H> ReqPool<H> {
 
     /// Returns a finished request to the pool (dropping the buffers it kept alive), unless the
     /// handle is closing or the pool is full.
-    pub(crate) fn give_back(&self, req: Box<BufReq<H>>, core: &Core) {
-        if core.is_closing() {
-            return;
+    pub(crate) fn give_back(&self, req: Box<BufReq<H, R>>, core: &Core) {
+        if !core.is_closing() {
+            self.put(req);
         }
-        self.put(req);
     }
 
-    fn put(&self, mut req: Box<BufReq<H>>) {
-        req.bufs.clear();
-        req.uv_bufs.clear();
+    fn put(&self, mut req: Box<BufReq<H, R>>) {
+        req.first = None;
+        req.more.clear();
         let mut free = self.free.borrow_mut();
         if free.len() < POOL_MAX {
             free.push(req);

@@ -1,18 +1,17 @@
 //! The handle model shared by every handle type.
 //!
-//! A handle is two allocations:
-//! - the libuv struct (`uv_timer_t`, ...), sized by `uv_handle_size`, which never moves and is
-//!   freed only in the close callback;
-//! - an `Rc<Inner<S>>` with the Rust state (callbacks). libuv's `data` pointer holds one strong
-//!   reference, released in the close callback; the user-facing value ([`Owned`]) holds another.
+//! A handle is one allocation, an `Rc<Inner<S>>`: the type-independent [`Core`], the Rust state
+//! `S` (callbacks), and the libuv struct (`uv_timer_t`, ...) itself, which never moves (an `Rc`
+//! allocation does not). libuv's `data` pointer holds one strong reference, released in the
+//! close callback; the user-facing value ([`Owned`]) holds another. So the memory is freed when
+//! both are gone: never before libuv's close callback, and never while a user value remains.
 //!
-//! Dropping the user-facing value calls `uv_close`; memory is freed only once libuv calls back.
+//! Dropping the user-facing value calls `uv_close`.
 //! A trampoline hands the user's callback a borrowed view of the handle (a `ManuallyDrop` over
 //! libuv's reference), so a callback may close, restart or drop its own handle safely.
 
-use std::alloc::{self, Layout};
-use std::cell::Cell;
-use std::mem::ManuallyDrop;
+use std::cell::{Cell, UnsafeCell};
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::os::raw::{c_int, c_void};
 use std::ptr;
 use std::rc::Rc;
@@ -24,9 +23,17 @@ use super::loop_::{LoopHandle, LoopInner};
 
 /// Per-type Rust state of a handle.
 pub(crate) trait State: Sized + 'static {
+    /// The libuv struct (`uv_timer_t`, ...), stored inline in the handle's allocation.
+    type Raw;
+
     /// Drops the user's callbacks and anything tied to the open handle. Runs in the close
-    /// callback, before the libuv memory is freed.
+    /// callback.
     fn clear(&self);
+
+    /// Where the libuv struct lives when not inline (`Async` keeps it beside its senders).
+    fn external_raw(&self) -> Option<*mut uv_handle_t> {
+        None
+    }
 }
 
 /// The type-independent part of a handle; first field of [`Inner`] so that libuv's `data`
@@ -40,15 +47,10 @@ pub(crate) struct Core {
 }
 
 #[repr(C)]
-pub(crate) struct Inner<S> {
+pub(crate) struct Inner<S: State> {
     core: Core,
     pub(crate) state: S,
-}
-
-fn layout(ty: uv_handle_type) -> Layout {
-    // SAFETY: uv_handle_size has no preconditions.
-    let size = unsafe { uv_handle_size(ty) };
-    Layout::from_size_align(size, 16).expect("handle layout")
+    raw: UnsafeCell<MaybeUninit<S::Raw>>,
 }
 
 impl Core {
@@ -90,19 +92,18 @@ impl Core {
     }
 }
 
-/// `uv_close` callback of every handle: drops the state, frees the memory, runs `on_close`.
+/// `uv_close` callback of every handle: drops the state and libuv's reference, runs `on_close`.
 unsafe extern "C" fn on_closed(raw: *mut uv_handle_t) {
     // SAFETY: `data` is the Core of this handle, kept alive by libuv's strong reference, which
     // is released only below.
-    let core = unsafe { &*(uv_handle_get_data(raw) as *const Core) };
+    let core = unsafe { &*((*raw).data as *const Core) };
     let lp = core.lp.clone();
     let on_close = core.on_close.take();
     let release = core.release;
     core.raw.set(ptr::null_mut());
-    // SAFETY: releases libuv's reference exactly once; `core` is not used afterwards.
+    // SAFETY: releases libuv's reference exactly once (libuv is done with the memory: the close
+    // callback is its last use); neither `core` nor `raw` is used afterwards.
     lp.guard(|| unsafe { release(core) });
-    // SAFETY: libuv is done with the handle; it was allocated in `Owned::init` with this layout.
-    unsafe { alloc::dealloc(raw.cast(), layout(uv_handle_get_type(raw))) };
     if let Some(f) = on_close {
         lp.guard(f);
     }
@@ -140,7 +141,7 @@ unsafe fn registered(lp: *mut uv_loop_t, target: *mut uv_handle_t) -> bool {
 pub(crate) unsafe extern "C" fn close_for_teardown(raw: *mut uv_handle_t, _: *mut c_void) {
     // SAFETY: every non-internal handle on our loops was made by `Owned::init`, whose `data` is
     // a live Core until the close callback.
-    let core = unsafe { &*(uv_handle_get_data(raw) as *const Core) };
+    let core = unsafe { &*((*raw).data as *const Core) };
     let _ = core.close(None);
 }
 
@@ -157,38 +158,39 @@ impl<S: State> Owned<S> {
         init: impl FnOnce(*mut uv_loop_t, *mut uv_handle_t) -> c_int,
     ) -> Result<Owned<S>> {
         let loop_raw = lp.0.raw()?;
-        let layout = layout(ty);
-        // SAFETY: non-zero size.
-        let raw = unsafe { alloc::alloc_zeroed(layout) }.cast::<uv_handle_t>();
-        if raw.is_null() {
-            alloc::handle_alloc_error(layout);
-        }
-        let rc = init(loop_raw, raw);
-        // Most failed inits leave libuv without a reference to the memory; `uv_spawn` whose
-        // exec failed leaves the handle registered on the loop, to be closed like any other.
-        // SAFETY: `loop_raw` is open; `raw` is only compared, not read.
-        if rc < 0 && !unsafe { registered(loop_raw, raw) } {
-            // SAFETY: libuv holds no reference to the memory.
-            unsafe { alloc::dealloc(raw.cast(), layout) };
-            return Err(Error::from_raw(rc));
-        }
         let inner = Rc::new(Inner {
             core: Core {
-                raw: Cell::new(raw),
+                raw: Cell::new(ptr::null_mut()),
                 closing: Cell::new(false),
                 lp: lp.0.clone(),
                 on_close: Cell::new(None),
                 release: release::<S>,
             },
             state,
+            raw: UnsafeCell::new(MaybeUninit::uninit()),
         });
+        let raw = match inner.state.external_raw() {
+            Some(raw) => raw,
+            None => {
+                // SAFETY: uv_handle_size has no preconditions.
+                debug_assert!(size_of::<S::Raw>() >= unsafe { uv_handle_size(ty) });
+                inner.raw.get().cast::<uv_handle_t>()
+            }
+        };
+        inner.core.raw.set(raw);
+        let rc = init(loop_raw, raw);
+        // Most failed inits leave libuv without a reference to the memory; `uv_spawn` whose
+        // exec failed leaves the handle registered on the loop, to be closed like any other.
+        // SAFETY: `loop_raw` is open; `raw` is only compared, not read.
+        if rc < 0 && !unsafe { registered(loop_raw, raw) } {
+            return Err(Error::from_raw(rc)); // dropping `inner` frees the memory
+        }
         let data = Rc::into_raw(inner.clone()) as *mut c_void;
         // SAFETY: `raw` is an initialized handle; `data` is released in `on_closed`.
-        unsafe { uv_handle_set_data(raw, data) };
+        unsafe { (*raw).data = data };
         let owned = Owned(inner);
         if rc < 0 {
-            // A registered handle whose init failed: dropping it closes it (the memory is freed
-            // in the close callback).
+            // A registered handle whose init failed: dropping it closes it.
             drop(owned);
             return Err(Error::from_raw(rc));
         }
@@ -201,10 +203,11 @@ impl<S: State> Owned<S> {
     ///
     /// `raw` must be an open handle made by `Owned::<S>::init`, and the result must not outlive
     /// the callback it was made in.
+    #[inline]
     pub(crate) unsafe fn borrow(raw: *mut uv_handle_t) -> ManuallyDrop<Owned<S>> {
         // SAFETY: `data` is libuv's strong reference, alive until the close callback; wrapping
         // it in ManuallyDrop borrows it without taking it.
-        let data = unsafe { uv_handle_get_data(raw) } as *const Inner<S>;
+        let data = unsafe { (*raw).data } as *const Inner<S>;
         // SAFETY: as above.
         ManuallyDrop::new(Owned(unsafe { Rc::from_raw(data) }))
     }
@@ -281,6 +284,7 @@ impl<F: ?Sized> Callback<F> {
     }
 
     /// Calls the stored callback (if any) through `run`.
+    #[inline]
     pub(crate) fn call(&self, core: &Core, run: impl FnOnce(&mut F)) {
         let Some(mut f) = self.0.take() else { return };
         run(&mut f);
@@ -300,6 +304,7 @@ impl<F: ?Sized> Callback<F> {
 /// # Safety
 ///
 /// As for [`Owned::borrow`].
+#[inline]
 pub(crate) unsafe fn dispatch<S: State, H>(
     raw: *mut uv_handle_t,
     wrap: fn(Owned<S>) -> H,
@@ -307,9 +312,11 @@ pub(crate) unsafe fn dispatch<S: State, H>(
 ) {
     // SAFETY: forwarded from the caller.
     let owned = ManuallyDrop::into_inner(unsafe { Owned::<S>::borrow(raw) });
-    let lp = owned.0.core.lp.clone();
+    let lp: *const LoopInner = &*owned.0.core.lp;
     let handle = ManuallyDrop::new(wrap(owned));
-    lp.guard(|| f(&handle));
+    // SAFETY: the handle's state holds an `Rc` of its loop, and stays alive through this call
+    // (libuv's reference is released only in the close callback, which cannot run during it).
+    unsafe { &*lp }.guard(|| f(&handle));
 }
 
 /// Adds the methods every handle has: close, is_active, is_closing, ref/unref, loop_handle.

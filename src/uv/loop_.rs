@@ -37,8 +37,11 @@ pub(crate) struct LoopInner {
     now_at_close: Cell<u64>,
     /// Descriptors watched by a `Poll` handle on this loop: libuv does not support two.
     poll_fds: RefCell<HashSet<i32>>,
-    /// The buffer every stream and UDP read on this loop lands in (see `read_buffer`).
-    read_buf: Cell<Vec<u8>>,
+    /// The buffer every stream and UDP read on this loop lands in (see `read_buffer`):
+    /// `READ_BUFFER_SIZE` bytes, allocated on the first read, freed with the loop.
+    read_buf: Cell<*mut u8>,
+    /// The read buffer is lent to a read callback right now.
+    read_lent: Cell<bool>,
 }
 
 /// Size of the per-loop read buffer (as uvloop's): also room for several datagrams when UDP
@@ -63,13 +66,19 @@ impl LoopInner {
 
     /// Runs `f`; a panic inside it is kept (the first one wins) and stops the loop, to be
     /// resumed once control is back in [`Loop::run`].
+    #[inline]
     pub(crate) fn guard(&self, f: impl FnOnce()) {
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
-            let first = self.panic.take();
-            self.panic.set(Some(first.unwrap_or(payload)));
-            // SAFETY: `raw` is valid until this LoopInner is dropped; uv_stop only sets a flag.
-            unsafe { uv_stop(self.raw) };
+            self.keep_panic(payload);
         }
+    }
+
+    #[cold]
+    fn keep_panic(&self, payload: Box<dyn Any + Send>) {
+        let first = self.panic.take();
+        self.panic.set(Some(first.unwrap_or(payload)));
+        // SAFETY: `raw` is valid until this LoopInner is dropped; uv_stop only sets a flag.
+        unsafe { uv_stop(self.raw) };
     }
 }
 
@@ -89,20 +98,25 @@ impl LoopInner {
 
     /// The loop's read buffer, for a libuv alloc callback. Reads on one loop are sequential
     /// (libuv asks for a buffer, reads into it and calls the read callback before anything
-    /// else runs), so one buffer serves every stream and UDP socket of the loop.
+    /// else runs), so one buffer serves every stream and UDP socket of the loop. Empty (libuv
+    /// then reports `ENOBUFS`) in the impossible case of a read while it is lent.
+    #[inline]
     pub(crate) fn read_buffer(&self) -> (*mut u8, usize) {
-        let mut buf = self.read_buf.take();
-        if buf.len() < READ_BUFFER_SIZE {
-            buf = vec![0; READ_BUFFER_SIZE];
+        if self.read_lent.get() {
+            return (ptr::null_mut(), 0);
         }
-        let region = (buf.as_mut_ptr(), buf.len());
-        self.read_buf.set(buf); // moving the Vec does not move its heap buffer
-        region
+        let mut buf = self.read_buf.get();
+        if buf.is_null() {
+            buf = Box::into_raw(vec![0u8; READ_BUFFER_SIZE].into_boxed_slice()).cast::<u8>();
+            self.read_buf.set(buf);
+        }
+        (buf, READ_BUFFER_SIZE)
     }
 
     /// Lends the `n` bytes at `base` in the read buffer (filled by libuv since `read_buffer`;
     /// `base` is the start or, for recvmmsg, a datagram inside it) to `f`; a negative `n` is a
     /// libuv error code.
+    #[inline]
     pub(crate) fn with_read_buffer(
         &self,
         base: *const u8,
@@ -112,13 +126,26 @@ impl LoopInner {
         if n < 0 {
             return f(Err(Error::from_raw(n as i32)));
         }
-        // Taken out while lent, so that nothing can reuse it under the borrow.
-        let buf = self.read_buf.take();
-        let start = (base as usize).wrapping_sub(buf.as_ptr() as usize);
-        f(buf
-            .get(start..start.saturating_add(n as usize))
-            .ok_or(Error::ENOBUFS));
-        self.read_buf.set(buf);
+        let start = (base as usize).wrapping_sub(self.read_buf.get() as usize);
+        if self.read_buf.get().is_null() || start.saturating_add(n as usize) > READ_BUFFER_SIZE {
+            return f(Err(Error::ENOBUFS));
+        }
+        // Marked lent while borrowed, so that nothing can reuse it under the borrow.
+        self.read_lent.set(true);
+        // SAFETY: `base..base + n` lies inside the buffer (checked above), which libuv filled;
+        // it is not written while lent, and lives as long as the loop.
+        let data = unsafe { std::slice::from_raw_parts(base, n as usize) };
+        let _lent = LentGuard(&self.read_lent);
+        f(Ok(data));
+    }
+}
+
+/// Clears the "lent" mark when a read callback returns or unwinds.
+struct LentGuard<'a>(&'a Cell<bool>);
+
+impl Drop for LentGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
     }
 }
 
@@ -130,14 +157,23 @@ pub(crate) unsafe extern "C" fn alloc_read_buffer(
 ) {
     // SAFETY: libuv calls this for open handles of ours, whose loop's `data` is its LoopInner.
     unsafe {
-        let lp = uv_loop_get_data(uv_handle_get_loop(raw)).cast::<LoopInner>();
+        let lp = (*(*raw).loop_).data.cast::<LoopInner>();
         let (base, len) = (*lp).read_buffer();
-        *buf = uv_buf_init(base.cast(), len as u32);
+        *buf = uv_buf_t {
+            base: base.cast(),
+            len,
+        };
     }
 }
 
 impl Drop for LoopInner {
     fn drop(&mut self) {
+        let buf = self.read_buf.get();
+        if !buf.is_null() {
+            let slice = ptr::slice_from_raw_parts_mut(buf, READ_BUFFER_SIZE);
+            // SAFETY: allocated in `read_buffer` as a boxed slice of this length.
+            drop(unsafe { Box::from_raw(slice) });
+        }
         // SAFETY: `raw` was allocated with `loop_layout()` in `Loop::new`, and the loop was
         // closed by `Loop::drop` (every handle holding this LoopInner is closed by then).
         unsafe { alloc::dealloc(self.raw.cast(), loop_layout()) };
@@ -201,7 +237,8 @@ impl Loop {
             panic: Cell::new(None),
             now_at_close: Cell::new(0),
             poll_fds: RefCell::default(),
-            read_buf: Cell::new(Vec::new()),
+            read_buf: Cell::new(ptr::null_mut()),
+            read_lent: Cell::new(false),
         });
         // SAFETY: `raw` is an initialized loop; data points at the LoopInner, which outlives it.
         unsafe { uv_loop_set_data(raw, Rc::as_ptr(&inner) as *mut c_void) };

@@ -72,6 +72,7 @@ handle_methods!(Pipe);
 stream_methods!(Pipe);
 
 impl StreamHandle for Pipe {
+    type Raw = uv_pipe_t;
     fn owned(&self) -> &Owned<StreamState<Pipe>> {
         &self.0
     }

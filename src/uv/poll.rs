@@ -79,6 +79,8 @@ pub(crate) struct PollState {
 }
 
 impl State for PollState {
+    type Raw = uv_poll_t;
+
     fn clear(&self) {
         self.lp.0.release_poll_fd(self.fd);
         self.cb.clear();

@@ -178,6 +178,8 @@ pub(crate) struct ProcessState {
 }
 
 impl State for ProcessState {
+    type Raw = uv_process_t;
+
     fn clear(&self) {
         self.exit_cb.clear();
     }

@@ -15,6 +15,8 @@ pub(crate) struct SignalState {
 }
 
 impl State for SignalState {
+    type Raw = uv_signal_t;
+
     fn clear(&self) {
         self.cb.clear();
     }

@@ -25,7 +25,7 @@ type ConnectionCb<H> = dyn FnMut(&H, Result<()>);
 pub(crate) struct StreamState<H: 'static> {
     read_cb: Callback<ReadCb<H>>,
     connection_cb: Callback<ConnectionCb<H>>,
-    write_pool: ReqPool<H>,
+    write_pool: ReqPool<H, uv_write_t>,
     /// Pipes only: whether the pipe passes handles (IPC).
     pub(crate) ipc: bool,
     /// A descriptor to close once the handle is closed (a terminal libuv reopened).
@@ -41,7 +41,7 @@ impl<H> StreamState<H> {
         StreamState {
             read_cb: Callback::empty(),
             connection_cb: Callback::empty(),
-            write_pool: ReqPool::new(uv_req_type_UV_WRITE),
+            write_pool: ReqPool::new(),
             ipc,
             keep_fd: Cell::new(None),
             reading: Cell::new(false),
@@ -50,7 +50,9 @@ impl<H> StreamState<H> {
     }
 }
 
-impl<H> State for StreamState<H> {
+impl<H: StreamHandle> State for StreamState<H> {
+    type Raw = H::Raw;
+
     fn clear(&self) {
         self.read_cb.clear();
         self.connection_cb.clear();
@@ -62,6 +64,8 @@ impl<H> State for StreamState<H> {
 
 /// What the generic stream code needs from a public stream type.
 pub(crate) trait StreamHandle: Sized + 'static {
+    /// The libuv struct: `uv_tcp_t`, `uv_pipe_t`, `uv_tty_t`.
+    type Raw;
     fn owned(&self) -> &Owned<StreamState<Self>>;
     fn wrap(owned: Owned<StreamState<Self>>) -> Self;
     /// A fresh, unconnected handle of the same kind on the same loop (for `accept`).
@@ -140,7 +144,7 @@ pub(crate) fn is_reading<H: StreamHandle>(h: &H) -> bool {
 
 unsafe extern "C" fn on_write<H: StreamHandle>(req: *mut uv_write_t, status: c_int) {
     // SAFETY: `req` was handed to libuv by `write2` through `ReqPool::submit`.
-    let (owner, cb) = unsafe { BufReq::<H>::complete(req) };
+    let (owner, cb) = unsafe { BufReq::<H, uv_write_t>::complete(req) };
     // SAFETY: a write request's `handle` is the stream it writes to, still open (or closing,
     // for ECANCELED): its memory is freed only after its close callback, which runs later.
     let raw = unsafe { (*req).handle };
@@ -196,14 +200,16 @@ pub(crate) fn write_copy<H: StreamHandle>(h: &H, data: &[u8]) -> Result<()> {
 
 pub(crate) fn try_write<H: StreamHandle>(h: &H, bufs: &[&[u8]]) -> Result<usize> {
     let raw = stream(h)?;
+    if bufs.is_empty() {
+        return Ok(0);
+    }
     let mut uv_bufs = [uv_buf_t {
         base: std::ptr::null_mut(),
         len: 0,
     }; 16];
     let count = bufs.len().min(uv_bufs.len());
     for (slot, b) in uv_bufs.iter_mut().zip(bufs) {
-        // SAFETY: as in `write_bufs`; uv_try_write reads the bytes before returning.
-        *slot = unsafe { uv_buf_init(b.as_ptr().cast_mut().cast(), super::buf::buf_len(b.len())?) };
+        *slot = super::buf::uv_buf(b)?; // uv_try_write reads the bytes before returning
     }
     // SAFETY: `raw` is an open stream; the buffers outlive the call.
     check(unsafe { uv_try_write(raw, uv_bufs.as_ptr(), count as u32) }).map(|n| n as usize)

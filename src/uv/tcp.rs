@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use libuv_sys2::*;
 
-use super::addr::{read_sockaddr, to_sockaddr};
+use super::addr::{CSockAddr, read_sockaddr};
 use super::error::{Result, check};
 use super::fd::{adopt, socket_type};
 use super::handle::{Owned, handle_methods};
@@ -61,6 +61,7 @@ handle_methods!(Tcp);
 stream_methods!(Tcp);
 
 impl StreamHandle for Tcp {
+    type Raw = uv_tcp_t;
     fn owned(&self) -> &Owned<StreamState<Tcp>> {
         &self.0
     }
@@ -128,10 +129,10 @@ impl Tcp {
         if flags.reuse_port {
             bits |= uv_tcp_flags_UV_TCP_REUSEPORT;
         }
-        let (sa, _) = to_sockaddr(&addr);
+        let sa = CSockAddr::new(&addr);
         // SAFETY: the handle is open; `sa` is a valid socket address (libc and libuv_sys2
         // declare the same C struct).
-        check(unsafe { uv_tcp_bind(self.0.raw()?, (&raw const sa).cast(), bits) }).map(drop)
+        check(unsafe { uv_tcp_bind(self.0.raw()?, sa.as_ptr(), bits) }).map(drop)
     }
 
     /// Connects to `addr`; `cb` gets the outcome (`ECONNREFUSED`, `ETIMEDOUT`, ...), or
@@ -148,9 +149,9 @@ impl Tcp {
         cb: impl FnOnce(&Tcp, Result<()>) + 'static,
     ) -> Result<()> {
         let raw = self.0.raw()?;
-        let (sa, _) = to_sockaddr(&addr);
+        let sa = CSockAddr::new(&addr);
         // SAFETY: the handle is open; `sa` outlives the call (libuv copies the address).
-        let start = |req, cb| unsafe { uv_tcp_connect(req, raw, (&raw const sa).cast(), cb) };
+        let start = |req, cb| unsafe { uv_tcp_connect(req, raw, sa.as_ptr(), cb) };
         super::stream::connect(self, Box::new(cb), start)
     }
 

@@ -15,6 +15,8 @@ pub(crate) struct TimerState {
 }
 
 impl State for TimerState {
+    type Raw = uv_timer_t;
+
     fn clear(&self) {
         self.cb.clear();
     }

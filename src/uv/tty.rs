@@ -40,6 +40,7 @@ handle_methods!(Tty);
 stream_methods!(Tty);
 
 impl StreamHandle for Tty {
+    type Raw = uv_tty_t;
     fn owned(&self) -> &Owned<StreamState<Tty>> {
         &self.0
     }

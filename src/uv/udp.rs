@@ -7,7 +7,7 @@ use std::os::raw::{c_int, c_uint};
 
 use libuv_sys2::*;
 
-use super::addr::{from_sockaddr, read_sockaddr, to_sockaddr};
+use super::addr::{CSockAddr, from_sockaddr, read_sockaddr};
 use super::buf::{BufReq, ReqPool, WriteBuf};
 use super::error::{Error, Result, check};
 use super::fd::{adopt, socket_type};
@@ -41,10 +41,12 @@ type RecvCb = dyn FnMut(&Udp, Result<Datagram<'_>>);
 
 pub(crate) struct UdpState {
     recv_cb: Callback<RecvCb>,
-    send_pool: ReqPool<Udp>,
+    send_pool: ReqPool<Udp, uv_udp_send_t>,
 }
 
 impl State for UdpState {
+    type Raw = uv_udp_t;
+
     fn clear(&self) {
         self.recv_cb.clear();
         self.send_pool.clear();
@@ -113,7 +115,7 @@ unsafe extern "C" fn on_recv(
 
 unsafe extern "C" fn on_send(req: *mut uv_udp_send_t, status: c_int) {
     // SAFETY: `req` was submitted by `Udp::send` through the pool.
-    let (owner, cb) = unsafe { BufReq::<Udp>::complete(req) };
+    let (owner, cb) = unsafe { BufReq::<Udp, uv_udp_send_t>::complete(req) };
     // SAFETY: the request's handle stays allocated until its close callback, which runs after.
     let raw = unsafe { (*req).handle };
     // SAFETY: as above.
@@ -156,7 +158,7 @@ impl Udp {
     fn init(lp: &LoopHandle, flags: c_uint) -> Result<Udp> {
         let state = UdpState {
             recv_cb: Callback::empty(),
-            send_pool: ReqPool::new(uv_req_type_UV_UDP_SEND),
+            send_pool: ReqPool::new(),
         };
         // SAFETY: `raw` is fresh memory of uv_handle_size(UV_UDP) bytes; AF_UNSPEC defers the
         // socket until bind/connect/send.
@@ -210,10 +212,10 @@ impl Udp {
         if flags.reuse_port {
             bits |= uv_udp_flags_UV_UDP_REUSEPORT;
         }
-        let (sa, _) = to_sockaddr(&addr);
+        let sa = CSockAddr::new(&addr);
         // SAFETY: the handle is open; `sa` is a valid address (same C struct in libc and
         // libuv_sys2).
-        check(unsafe { uv_udp_bind(self.0.raw()?, (&raw const sa).cast(), bits) }).map(drop)
+        check(unsafe { uv_udp_bind(self.0.raw()?, sa.as_ptr(), bits) }).map(drop)
     }
 
     /// Connects the socket to `addr` (sends without an address go there, and only its
@@ -228,9 +230,9 @@ impl Udp {
         let raw = self.0.raw()?;
         let rc = match addr {
             Some(addr) => {
-                let (sa, _) = to_sockaddr(&addr);
+                let sa = CSockAddr::new(&addr);
                 // SAFETY: the handle is open; `sa` is a valid address.
-                unsafe { uv_udp_connect(raw, (&raw const sa).cast()) }
+                unsafe { uv_udp_connect(raw, sa.as_ptr()) }
             }
             // SAFETY: the handle is open; null disconnects.
             None => unsafe { uv_udp_connect(raw, std::ptr::null()) },
@@ -268,7 +270,7 @@ impl Udp {
         cb: impl FnOnce(&Udp, Result<()>) + 'static,
     ) -> Result<()> {
         let raw = self.0.raw()?;
-        let sa = addr.map(|a| to_sockaddr(&a).0);
+        let sa = addr.map(|a| CSockAddr::new(&a));
         let sa_ptr = sa
             .as_ref()
             .map_or(std::ptr::null(), |s| std::ptr::from_ref(s).cast());
@@ -292,13 +294,11 @@ impl Udp {
     #[doc(alias = "uv_udp_try_send")]
     pub fn try_send(&self, buf: &[u8], addr: Option<SocketAddr>) -> Result<usize> {
         let raw = self.0.raw()?;
-        let sa = addr.map(|a| to_sockaddr(&a).0);
+        let sa = addr.map(|a| CSockAddr::new(&a));
         let sa_ptr = sa
             .as_ref()
             .map_or(std::ptr::null(), |s| std::ptr::from_ref(s).cast());
-        let len = super::buf::buf_len(buf.len())?;
-        // SAFETY: uv_buf_init only packs the pointer; libuv reads the bytes before returning.
-        let uv_buf = unsafe { uv_buf_init(buf.as_ptr().cast_mut().cast(), len) };
+        let uv_buf = super::buf::uv_buf(buf)?; // libuv reads the bytes before returning
         // SAFETY: the handle is open; the buffer and address outlive the call.
         check(unsafe { uv_udp_try_send(raw, &uv_buf, 1, sa_ptr) }).map(|n| n as usize)
     }

@@ -17,6 +17,8 @@ macro_rules! watcher {
         }
 
         impl State for $state {
+            type Raw = $raw;
+
             fn clear(&self) {
                 self.cb.clear();
             }
