@@ -8,7 +8,6 @@ use std::rc::Rc;
 use libuv_sys2::*;
 
 use super::error::{Error, Result, check};
-use super::handle::Core;
 
 /// A buffer handed to a write: owned (or `'static`) bytes, kept alive until the write's
 /// callback has run. Converting a `Vec<u8>`, `Box<[u8]>`, `String`, `Rc<[u8]>` or a `'static`
@@ -83,9 +82,6 @@ impl From<&'static str> for WriteBuf {
 /// A completion callback of a request on a handle of type `H`.
 pub(crate) type DoneCb<H> = Box<dyn FnOnce(&H, Result<()>)>;
 
-/// How many finished requests a handle keeps for reuse.
-const POOL_MAX: usize = 1024;
-
 /// Buffers per request whose `uv_buf_t`s are built on the stack (libuv copies them).
 const STACK_BUFS: usize = 16;
 
@@ -102,9 +98,9 @@ pub(crate) fn uv_buf(bytes: &[u8]) -> Result<uv_buf_t> {
     })
 }
 
-/// A request that writes buffers: the libuv request `R` (`uv_write_t`, `uv_udp_send_t`) inline,
-/// the buffers it keeps alive (the first inline, as most writes have one), and the completion
-/// callback. One allocation, reused through a [`ReqPool`].
+/// A request that writes buffers: the libuv request `R` (`uv_write_t`, `uv_udp_send_t`), the
+/// buffers it keeps alive (the first inline, as most writes have one), and the completion
+/// callback. Requests live in the blocks of a [`ReqPool`] and never move.
 pub(crate) struct BufReq<H: 'static, R> {
     raw: UnsafeCell<MaybeUninit<R>>,
     first: Option<WriteBuf>,
@@ -113,38 +109,39 @@ pub(crate) struct BufReq<H: 'static, R> {
 }
 
 impl<H, R> BufReq<H, R> {
-    /// Hands the request to libuv: its `data` points back at the box.
-    fn into_raw(self: Box<Self>) -> *mut R {
-        let owner = Box::into_raw(self);
-        // SAFETY: `owner` is a live box; `raw` is inside it, so it does not move.
+    fn new() -> Self {
+        let raw = UnsafeCell::new(MaybeUninit::uninit());
+        BufReq {
+            raw,
+            first: None,
+            more: Vec::new(),
+            cb: None,
+        }
+    }
+
+    /// The libuv request, with its `data` pointing back at this `BufReq`.
+    fn prepare(req: *mut Self) -> *mut R {
+        // SAFETY: `req` is a slot of a live block; `raw` is inside it, so it does not move.
         unsafe {
-            let raw = (*owner).raw.get().cast::<R>();
-            (*raw.cast::<uv_req_t>()).data = owner.cast();
+            let raw = (*req).raw.get().cast::<R>();
+            (*raw.cast::<uv_req_t>()).data = req.cast();
             raw
         }
     }
 
-    /// Takes the request back from libuv.
-    ///
-    /// # Safety
-    ///
-    /// `raw` must come from `into_raw` and not have been taken back yet.
-    unsafe fn from_raw(raw: *mut R) -> Box<Self> {
-        // SAFETY: per the contract, `data` is the box leaked by `into_raw`.
-        unsafe { Box::from_raw((*raw.cast::<uv_req_t>()).data.cast::<Self>()) }
-    }
-
-    /// In the request's libuv callback: takes the request back, with its callback.
+    /// In the request's libuv callback: the slot behind `req`, and its callback.
     ///
     /// # Safety
     ///
     /// `req` must have been submitted through [`ReqPool::submit`] for these `H` and `R`, and
     /// libuv must be calling it back now (once).
-    pub(crate) unsafe fn complete(req: *mut R) -> (Box<Self>, Option<DoneCb<H>>) {
-        // SAFETY: forwarded from the caller.
-        let mut owner = unsafe { Self::from_raw(req) };
-        let cb = owner.cb.take();
-        (owner, cb)
+    pub(crate) unsafe fn complete(req: *mut R) -> (*mut Self, Option<DoneCb<H>>) {
+        // SAFETY: forwarded from the caller: `data` is the slot set by `prepare`, whose block
+        // lives until the handle's close callback, after every request callback.
+        unsafe {
+            let slot = (*req.cast::<uv_req_t>()).data.cast::<Self>();
+            (slot, (*slot).cb.take())
+        }
     }
 
     fn bufs(&self) -> impl Iterator<Item = &WriteBuf> {
@@ -152,17 +149,38 @@ impl<H, R> BufReq<H, R> {
     }
 }
 
-/// A per-handle free list of [`BufReq`]s: no allocation per write on the steady path.
+/// Requests per block: one allocation serves this many writes.
+const BLOCK: usize = 64;
+/// Blocks kept once a burst of writes has drained.
+const KEEP_BLOCKS: usize = 16;
+
+/// A per-handle set of [`BufReq`]s, allocated in blocks that never move and reused through a
+/// free list: no allocation per write on the steady path, and one per `BLOCK` writes in a burst.
+/// libuv calls back every request of a handle before the handle's close callback (`ECANCELED`
+/// for those it could not finish), so the blocks are dropped in `clear`, from that callback.
 pub(crate) struct ReqPool<H: 'static, R> {
-    #[allow(clippy::vec_box)] // boxed: a request's address is handed to libuv while in flight
-    free: RefCell<Vec<Box<BufReq<H, R>>>>,
+    blocks: RefCell<Vec<Box<[BufReq<H, R>]>>>,
+    free: RefCell<Vec<*mut BufReq<H, R>>>,
 }
 
 impl<H, R> ReqPool<H, R> {
     pub(crate) fn new() -> Self {
         ReqPool {
+            blocks: RefCell::default(),
             free: RefCell::default(),
         }
+    }
+
+    fn take(&self) -> *mut BufReq<H, R> {
+        if let Some(slot) = self.free.borrow_mut().pop() {
+            return slot;
+        }
+        let mut block: Box<[BufReq<H, R>]> = (0..BLOCK).map(|_| BufReq::new()).collect();
+        let mut free = self.free.borrow_mut();
+        free.extend(block[1..].iter_mut().map(std::ptr::from_mut));
+        let first = std::ptr::from_mut(&mut block[0]);
+        self.blocks.borrow_mut().push(block);
+        first
     }
 
     /// Fills a request with `bufs` and `cb` and hands it to libuv through `start` (which gets
@@ -174,16 +192,9 @@ impl<H, R> ReqPool<H, R> {
         cb: Option<DoneCb<H>>,
         start: impl FnOnce(*mut R, *const uv_buf_t, u32) -> c_int,
     ) -> Result<()> {
-        let pooled = self.free.borrow_mut().pop();
-        let mut req = pooled.unwrap_or_else(|| {
-            let raw = UnsafeCell::new(MaybeUninit::uninit());
-            Box::new(BufReq {
-                raw,
-                first: None,
-                more: Vec::new(),
-                cb: None,
-            })
-        });
+        let slot = self.take();
+        // SAFETY: a slot from the free list is ours alone until handed to libuv.
+        let req = unsafe { &mut *slot };
         for b in bufs {
             match req.first {
                 None => req.first = Some(b),
@@ -191,7 +202,7 @@ impl<H, R> ReqPool<H, R> {
             }
         }
         if req.first.is_none() {
-            return Err(self.refuse(req, Error::EINVAL)); // libuv asserts on zero buffers
+            return Err(self.refuse(slot, Error::EINVAL)); // libuv asserts on zero buffers
         }
         let mut stack = [uv_buf_t {
             base: std::ptr::null_mut(),
@@ -205,51 +216,52 @@ impl<H, R> ReqPool<H, R> {
             heap.resize(count, stack[0]);
             &mut heap
         };
-        let mut bad = None;
-        for (slot, b) in slots.iter_mut().zip(req.bufs()) {
+        for (out, b) in slots.iter_mut().zip(req.bufs()) {
             match uv_buf(b.as_slice()) {
-                Ok(buf) => *slot = buf,
-                Err(e) => bad = Some(e),
+                Ok(buf) => *out = buf,
+                Err(e) => return Err(self.refuse(slot, e)),
             }
         }
-        if let Some(e) = bad {
-            return Err(self.refuse(req, e));
-        }
         req.cb = cb;
-        let raw = req.into_raw();
-        let rc = start(raw, slots.as_ptr(), count as u32);
+        let rc = start(BufReq::prepare(slot), slots.as_ptr(), count as u32);
         if rc < 0 {
-            // SAFETY: libuv refused the request, so it never saw it; take it back.
-            let owner = unsafe { BufReq::from_raw(raw) };
-            return Err(self.refuse(owner, Error::from_raw(rc)));
+            // libuv refused the request, so it never saw it.
+            return Err(self.refuse(slot, Error::from_raw(rc)));
         }
         check(rc).map(drop)
     }
 
-    fn refuse(&self, mut req: Box<BufReq<H, R>>, e: Error) -> Error {
-        req.cb = None;
-        self.put(req);
+    fn refuse(&self, slot: *mut BufReq<H, R>, e: Error) -> Error {
+        // SAFETY: the slot was never handed to libuv (or libuv refused it).
+        unsafe { (*slot).cb = None };
+        self.give_back(slot);
         e
     }
 
-    /// Returns a finished request to the pool (dropping the buffers it kept alive), unless the
-    /// handle is closing or the pool is full.
-    pub(crate) fn give_back(&self, req: Box<BufReq<H, R>>, core: &Core) {
-        if !core.is_closing() {
-            self.put(req);
-        }
-    }
-
-    fn put(&self, mut req: Box<BufReq<H, R>>) {
+    /// Returns a finished request to the free list, dropping the buffers it kept alive. Once
+    /// nothing is in flight, blocks beyond `KEEP_BLOCKS` are freed.
+    pub(crate) fn give_back(&self, slot: *mut BufReq<H, R>) {
+        // SAFETY: libuv is done with the slot (its callback ran, or it never saw it).
+        let req = unsafe { &mut *slot };
         req.first = None;
         req.more.clear();
         let mut free = self.free.borrow_mut();
-        if free.len() < POOL_MAX {
-            free.push(req);
+        free.push(slot);
+        let mut blocks = self.blocks.borrow_mut();
+        if blocks.len() > KEEP_BLOCKS && free.len() == blocks.len() * BLOCK {
+            blocks.truncate(KEEP_BLOCKS);
+            free.clear();
+            free.extend(
+                blocks
+                    .iter_mut()
+                    .flat_map(|b| b.iter_mut())
+                    .map(std::ptr::from_mut),
+            );
         }
     }
 
     pub(crate) fn clear(&self) {
-        drop(self.free.take());
+        self.free.borrow_mut().clear();
+        drop(self.blocks.take());
     }
 }

@@ -151,10 +151,7 @@ unsafe extern "C" fn on_write<H: StreamHandle>(req: *mut uv_write_t, status: c_i
     // SAFETY: as above.
     unsafe {
         dispatch(raw.cast(), H::wrap, |h| {
-            h.owned()
-                .state()
-                .write_pool
-                .give_back(owner, h.owned().core());
+            h.owned().state().write_pool.give_back(owner);
             if let Some(cb) = cb {
                 cb(h, check(status).map(drop));
             }

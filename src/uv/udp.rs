@@ -121,7 +121,7 @@ unsafe extern "C" fn on_send(req: *mut uv_udp_send_t, status: c_int) {
     // SAFETY: as above.
     unsafe {
         dispatch(raw.cast(), Udp, |h| {
-            h.0.state().send_pool.give_back(owner, h.0.core());
+            h.0.state().send_pool.give_back(owner);
             if let Some(cb) = cb {
                 cb(h, check(status).map(drop));
             }
