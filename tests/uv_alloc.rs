@@ -178,3 +178,29 @@ fn steady_state_reads_and_writes_do_not_allocate() {
     );
     support::finish(lp);
 }
+
+#[test]
+fn reserved_writes_do_not_allocate_in_a_burst() {
+    let lp = Loop::new().unwrap();
+    let server = Tcp::new(&lp).unwrap();
+    server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let held = Rc::new(Cell::new(None));
+    let h = held.clone();
+    server.listen(8, move |s, _| h.set(Some(s.accept().unwrap()))).unwrap();
+    let client = Tcp::new(&lp).unwrap();
+    client.connect(server.sockname().unwrap(), |_, r| r.unwrap()).unwrap();
+    lp.run(RunMode::Once).unwrap();
+    client.reserve_writes(5000).unwrap();
+    let before = allocs();
+    for _ in 0..5000 {
+        // The peer is dropped unread below: what matters here is the queueing.
+        client.write(MSG, |_, _| {}).unwrap();
+    }
+    assert_eq!(allocs() - before, 0, "5,000 queued writes after reserve_writes(5000)");
+    client.shutdown(|c, _| c.close()).unwrap();
+    let conn = held.take();
+    drop((server, conn));
+    lp.run(RunMode::Default).unwrap();
+    drop(client);
+    support::finish(lp);
+}

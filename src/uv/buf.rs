@@ -172,15 +172,24 @@ impl<H, R> ReqPool<H, R> {
     }
 
     fn take(&self) -> *mut BufReq<H, R> {
-        if let Some(slot) = self.free.borrow_mut().pop() {
-            return slot;
+        if self.free.borrow().is_empty() {
+            self.grow();
         }
+        self.free.borrow_mut().pop().expect("a fresh block has free slots")
+    }
+
+    fn grow(&self) {
         let mut block: Box<[BufReq<H, R>]> = (0..BLOCK).map(|_| BufReq::new()).collect();
-        let mut free = self.free.borrow_mut();
-        free.extend(block[1..].iter_mut().map(std::ptr::from_mut));
-        let first = std::ptr::from_mut(&mut block[0]);
+        self.free.borrow_mut().extend(block.iter_mut().map(std::ptr::from_mut));
         self.blocks.borrow_mut().push(block);
-        first
+    }
+
+    /// Makes sure at least `n` requests are ready without allocating (kept until the burst
+    /// they serve has drained, as any other block).
+    pub(crate) fn reserve(&self, n: usize) {
+        while self.free.borrow().len() < n {
+            self.grow();
+        }
     }
 
     /// Fills a request with `bufs` and `cb` and hands it to libuv through `start` (which gets

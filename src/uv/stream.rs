@@ -25,7 +25,7 @@ type ConnectionCb<H> = dyn FnMut(&H, Result<()>);
 pub(crate) struct StreamState<H: 'static> {
     read_cb: Callback<ReadCb<H>>,
     connection_cb: Callback<ConnectionCb<H>>,
-    write_pool: ReqPool<H, uv_write_t>,
+    pub(crate) write_pool: ReqPool<H, uv_write_t>,
     /// Pipes only: whether the pipe passes handles (IPC).
     pub(crate) ipc: bool,
     /// A descriptor to close once the handle is closed (a terminal libuv reopened).
@@ -418,6 +418,18 @@ macro_rules! stream_methods {
                 cb: impl FnOnce(&$ty, crate::Result<()>) + 'static,
             ) -> crate::Result<()> {
                 $crate::uv::stream::write_bufs(self, [buf.into()], Some(Box::new(cb)))
+            }
+
+            /// Prepares `n` write requests ahead, so that the next `n` queued writes allocate
+            /// nothing (for a known burst; they are freed again once a burst has drained).
+            ///
+            /// # Errors
+            ///
+            /// [`Error::CLOSED`](crate::Error::CLOSED) if closing.
+            pub fn reserve_writes(&self, n: usize) -> crate::Result<()> {
+                self.0.raw::<libuv_sys2::uv_stream_t>()?;
+                self.0.state().write_pool.reserve(n);
+                Ok(())
             }
 
             /// Queues a write with no completion callback (errors then surface on the next

@@ -311,6 +311,8 @@ const NUM_WRITE_REQS: u64 = 1000 * 1000;
 pub fn tcp_write_batch() {
     let lp = Loop::new().unwrap();
     let tcp_client = Tcp::new(&lp).unwrap();
+    // C mallocs its NUM_WRITE_REQS requests before the clock starts; this is the same.
+    tcp_client.reserve_writes(NUM_WRITE_REQS as usize).unwrap();
     tcp_client
         .connect(test_addr(), |tcp, status| {
             status.unwrap();
