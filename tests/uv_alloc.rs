@@ -186,9 +186,13 @@ fn reserved_writes_do_not_allocate_in_a_burst() {
     server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let held = Rc::new(Cell::new(None));
     let h = held.clone();
-    server.listen(8, move |s, _| h.set(Some(s.accept().unwrap()))).unwrap();
+    server
+        .listen(8, move |s, _| h.set(Some(s.accept().unwrap())))
+        .unwrap();
     let client = Tcp::new(&lp).unwrap();
-    client.connect(server.sockname().unwrap(), |_, r| r.unwrap()).unwrap();
+    client
+        .connect(server.sockname().unwrap(), |_, r| r.unwrap())
+        .unwrap();
     lp.run(RunMode::Once).unwrap();
     client.reserve_writes(5000).unwrap();
     let before = allocs();
@@ -196,7 +200,11 @@ fn reserved_writes_do_not_allocate_in_a_burst() {
         // The peer is dropped unread below: what matters here is the queueing.
         client.write(MSG, |_, _| {}).unwrap();
     }
-    assert_eq!(allocs() - before, 0, "5,000 queued writes after reserve_writes(5000)");
+    assert_eq!(
+        allocs() - before,
+        0,
+        "5,000 queued writes after reserve_writes(5000)"
+    );
     client.shutdown(|c, _| c.close()).unwrap();
     let conn = held.take();
     drop((server, conn));

@@ -175,12 +175,17 @@ impl<H, R> ReqPool<H, R> {
         if self.free.borrow().is_empty() {
             self.grow();
         }
-        self.free.borrow_mut().pop().expect("a fresh block has free slots")
+        self.free
+            .borrow_mut()
+            .pop()
+            .expect("a fresh block has free slots")
     }
 
     fn grow(&self) {
         let mut block: Box<[BufReq<H, R>]> = (0..BLOCK).map(|_| BufReq::new()).collect();
-        self.free.borrow_mut().extend(block.iter_mut().map(std::ptr::from_mut));
+        self.free
+            .borrow_mut()
+            .extend(block.iter_mut().map(std::ptr::from_mut));
         self.blocks.borrow_mut().push(block);
     }
 

@@ -291,9 +291,9 @@ impl<F: ?Sized> Callback<F> {
         if core.is_closing() {
             return;
         }
-        match self.0.take() {
-            None => self.0.set(Some(f)),
-            newer => self.0.set(newer),
+        // Put it back, unless the call installed a new one (which then stays).
+        if let Some(newer) = self.0.replace(Some(f)) {
+            drop(self.0.replace(Some(newer)));
         }
     }
 }
