@@ -149,6 +149,9 @@ impl<H, R> BufReq<H, R> {
     }
 }
 
+/// `BLOCK` requests in one allocation, which never moves.
+type Block<H, R> = Box<[BufReq<H, R>]>;
+
 /// Requests per block: one allocation serves this many writes.
 const BLOCK: usize = 64;
 /// Blocks kept once a burst of writes has drained.
@@ -159,7 +162,7 @@ const KEEP_BLOCKS: usize = 16;
 /// libuv calls back every request of a handle before the handle's close callback (`ECANCELED`
 /// for those it could not finish), so the blocks are dropped in `clear`, from that callback.
 pub(crate) struct ReqPool<H: 'static, R> {
-    blocks: RefCell<Vec<Box<[BufReq<H, R>]>>>,
+    blocks: RefCell<Vec<Block<H, R>>>,
     free: RefCell<Vec<*mut BufReq<H, R>>>,
 }
 
@@ -182,7 +185,7 @@ impl<H, R> ReqPool<H, R> {
     }
 
     fn grow(&self) {
-        let mut block: Box<[BufReq<H, R>]> = (0..BLOCK).map(|_| BufReq::new()).collect();
+        let mut block: Block<H, R> = (0..BLOCK).map(|_| BufReq::new()).collect();
         self.free
             .borrow_mut()
             .extend(block.iter_mut().map(std::ptr::from_mut));
