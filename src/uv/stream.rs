@@ -214,28 +214,76 @@ pub(crate) fn try_write<H: StreamHandle>(h: &H, bufs: &[&[u8]]) -> Result<usize>
 
 // ---- connect, shutdown, listen, accept ----
 
-struct ConnectReq<H: 'static> {
+/// A stream request whose only payload is its completion callback: connect or shutdown.
+struct DoneReq<H: 'static> {
     mem: ReqMem,
     cb: DoneCb<H>,
 }
 
-impl<H> ReqOwner for ConnectReq<H> {
+impl<H> ReqOwner for DoneReq<H> {
     fn mem(&self) -> &ReqMem {
         &self.mem
     }
 }
 
-unsafe extern "C" fn on_connect<H: StreamHandle>(req: *mut uv_connect_t, status: c_int) {
-    // SAFETY: `req` was handed to libuv by `connect` through `into_data`.
-    let owner = unsafe { from_data::<ConnectReq<H>, _>(req) };
+/// The libuv request types a [`DoneReq`] rides in.
+trait StreamReq {
+    const TYPE: uv_req_type;
+    /// The request's stream.
+    ///
+    /// # Safety
+    ///
+    /// `req` must be a request of this type that libuv is calling back.
+    unsafe fn stream(req: *mut Self) -> *mut uv_stream_t;
+}
+
+impl StreamReq for uv_connect_t {
+    const TYPE: uv_req_type = uv_req_type_UV_CONNECT;
+    unsafe fn stream(req: *mut Self) -> *mut uv_stream_t {
+        // SAFETY: per the contract.
+        unsafe { (*req).handle }
+    }
+}
+
+impl StreamReq for uv_shutdown_t {
+    const TYPE: uv_req_type = uv_req_type_UV_SHUTDOWN;
+    unsafe fn stream(req: *mut Self) -> *mut uv_stream_t {
+        // SAFETY: per the contract.
+        unsafe { (*req).handle }
+    }
+}
+
+unsafe extern "C" fn on_done<H: StreamHandle, R: StreamReq>(req: *mut R, status: c_int) {
+    // SAFETY: `req` was handed to libuv by `submit_done` through `into_data`.
+    let owner = unsafe { from_data::<DoneReq<H>, _>(req) };
     // SAFETY: the request's stream is open or closing (memory alive until its close callback).
-    let raw = unsafe { (*req).handle };
+    let raw = unsafe { R::stream(req) };
     // SAFETY: as above.
     unsafe {
         dispatch(raw.cast(), H::wrap, |h| {
             (owner.cb)(h, check(status).map(drop))
         })
     }
+}
+
+/// Starts a connect or shutdown request: `start` makes the libuv call with the request and the
+/// callback to pass on; a refused request is taken back at once.
+fn submit_done<H: StreamHandle, R: StreamReq>(
+    h: &H,
+    cb: DoneCb<H>,
+    start: impl FnOnce(*mut R, Option<unsafe extern "C" fn(*mut R, c_int)>) -> c_int,
+) -> Result<()> {
+    stream(h)?;
+    let req = into_data::<_, R>(Box::new(DoneReq {
+        mem: ReqMem::new(R::TYPE),
+        cb,
+    }));
+    let rc = start(req, Some(on_done::<H, R>));
+    if rc < 0 {
+        // SAFETY: refused, so libuv never saw the request.
+        drop(unsafe { from_data::<DoneReq<H>, _>(req) });
+    }
+    check(rc).map(drop)
 }
 
 /// Starts a connect request: `start` calls `uv_tcp_connect`/`uv_pipe_connect2` with the request
@@ -245,58 +293,13 @@ pub(crate) fn connect<H: StreamHandle>(
     cb: DoneCb<H>,
     start: impl FnOnce(*mut uv_connect_t, uv_connect_cb) -> c_int,
 ) -> Result<()> {
-    stream(h)?;
-    let owner = Box::new(ConnectReq {
-        mem: ReqMem::new(uv_req_type_UV_CONNECT),
-        cb,
-    });
-    let req = into_data::<_, uv_connect_t>(owner);
-    let rc = start(req, Some(on_connect::<H>));
-    if rc < 0 {
-        // SAFETY: refused, so libuv never saw the request.
-        drop(unsafe { from_data::<ConnectReq<H>, _>(req) });
-    }
-    check(rc).map(drop)
-}
-
-struct ShutdownReq<H: 'static> {
-    mem: ReqMem,
-    cb: DoneCb<H>,
-}
-
-impl<H> ReqOwner for ShutdownReq<H> {
-    fn mem(&self) -> &ReqMem {
-        &self.mem
-    }
-}
-
-unsafe extern "C" fn on_shutdown<H: StreamHandle>(req: *mut uv_shutdown_t, status: c_int) {
-    // SAFETY: `req` was handed to libuv by `shutdown` through `into_data`.
-    let owner = unsafe { from_data::<ShutdownReq<H>, _>(req) };
-    // SAFETY: the request's stream is open or closing (memory alive until its close callback).
-    let raw = unsafe { (*req).handle };
-    // SAFETY: as above.
-    unsafe {
-        dispatch(raw.cast(), H::wrap, |h| {
-            (owner.cb)(h, check(status).map(drop))
-        })
-    }
+    submit_done(h, cb, start)
 }
 
 pub(crate) fn shutdown<H: StreamHandle>(h: &H, cb: DoneCb<H>) -> Result<()> {
     let raw = stream(h)?;
-    let owner = Box::new(ShutdownReq {
-        mem: ReqMem::new(uv_req_type_UV_SHUTDOWN),
-        cb,
-    });
-    let req = into_data::<_, uv_shutdown_t>(owner);
-    // SAFETY: `raw` is an open stream; the request is ours until `on_shutdown`.
-    let rc = unsafe { uv_shutdown(req, raw, Some(on_shutdown::<H>)) };
-    if rc < 0 {
-        // SAFETY: refused, so libuv never saw it.
-        drop(unsafe { from_data::<ShutdownReq<H>, _>(req) });
-    }
-    check(rc).map(drop)
+    // SAFETY: `raw` is an open stream; the request is ours until its callback.
+    submit_done(h, cb, |req, done| unsafe { uv_shutdown(req, raw, done) })
 }
 
 unsafe extern "C" fn on_connection<H: StreamHandle>(raw: *mut uv_stream_t, status: c_int) {
