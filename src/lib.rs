@@ -51,6 +51,7 @@
 //! needs_send_sync(wake.sender());
 //! ```
 
+pub mod rt;
 pub mod uv;
 
 pub use uv::*;
