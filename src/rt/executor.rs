@@ -15,7 +15,6 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, ThreadId};
 
 use crate::uv::{Async, AsyncSender, Loop, LoopHandle, Result, RunMode};
 
@@ -26,7 +25,6 @@ const BUDGET: usize = 128;
 
 /// The part of an executor that wakers from any thread reach.
 pub(crate) struct Shared {
-    owner: ThreadId,
     remote: Mutex<Vec<u64>>,
     sender: AsyncSender,
 }
@@ -107,11 +105,16 @@ impl Wake for TaskWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if thread::current().id() == self.shared.owner {
-            if let Some(ex) = current().filter(|ex| Arc::ptr_eq(&ex.shared, &self.shared)) {
+        // On the loop thread (its executor is this thread's current one): the local queue.
+        let local = CURRENT.with(|c| match &*c.borrow() {
+            Some(ex) if Arc::ptr_eq(&ex.shared, &self.shared) => {
                 ex.schedule(self.key);
-                return;
+                true
             }
+            _ => false,
+        });
+        if local {
+            return;
         }
         self.shared
             .remote
@@ -130,7 +133,6 @@ impl Executor {
             }
         })?;
         let shared = Arc::new(Shared {
-            owner: thread::current().id(),
             remote: Mutex::default(),
             sender: remote_wake.sender(),
         });
