@@ -1,7 +1,11 @@
-//! What the callback-API examples share: the command line, the `listening on` line, and
-//! stopping on SIGINT/SIGTERM.
+//! What the examples share: the command line, the `listening on` line, and stopping on
+//! SIGINT/SIGTERM (a stopped loop for the callback examples, a future for the async ones).
+// Each example uses one of the two ways to stop.
+#![allow(dead_code)]
 
+use futures::StreamExt;
 use rsuv::{Loop, Signal};
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -46,4 +50,27 @@ pub fn stop_on_signals(lp: &Loop) -> rsuv::Result<[Signal; 2]> {
         Ok(sig)
     };
     Ok([watch(libc::SIGINT)?, watch(libc::SIGTERM)?])
+}
+
+/// A future that completes at the first SIGINT or SIGTERM, for the async examples: race it
+/// against the server inside `block_on`. The signal handles are made now on `lp` (install them
+/// before `announce`) and live in the future.
+///
+/// Stopping the loop would not do here: `block_on` runs the loop again until its future is
+/// done. So each signal callback sends a message, and the future ends when one arrives.
+pub fn signalled(lp: &Loop) -> rsuv::Result<impl Future<Output = ()> + use<>> {
+    let (tx, mut rx) = futures::channel::mpsc::unbounded();
+    let watch = |signum| -> rsuv::Result<Signal> {
+        let sig = Signal::new(lp)?;
+        let tx = tx.clone();
+        sig.start(signum, move |_, signum| {
+            let _ = tx.unbounded_send(signum); // fails only once the future is gone
+        })?;
+        Ok(sig)
+    };
+    let signals = [watch(libc::SIGINT)?, watch(libc::SIGTERM)?];
+    Ok(async move {
+        rx.next().await;
+        drop(signals);
+    })
 }
