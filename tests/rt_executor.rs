@@ -220,3 +220,19 @@ fn select_and_stream_combinators_work_on_it() {
 fn spawn_local_outside_block_on_panics() {
     drop(spawn_local(async {}));
 }
+
+#[test]
+fn current_loop_reaches_the_uv_layer_from_async_code() {
+    let fired = block_on(async {
+        let (tx, rx) = oneshot::channel();
+        let mut tx = Some(tx);
+        let timer = rsuv::Timer::new(&rsuv::rt::current_loop()).unwrap();
+        timer
+            .start(Duration::from_millis(1), Duration::ZERO, move |_| {
+                let _ = tx.take().unwrap().send(true);
+            })
+            .unwrap();
+        rx.await.unwrap()
+    });
+    assert!(fired);
+}

@@ -275,7 +275,9 @@ impl Runtime {
     }
 
     /// Runs `fut` to completion on this thread, with tasks spawned by [`spawn_local`] running
-    /// alongside. Tasks still pending when it returns are dropped (cancelled).
+    /// alongside. Tasks still pending when it returns are dropped (cancelled). `block_on`
+    /// returns only when `fut` completes: stopping the loop (`LoopHandle::stop`) does not end
+    /// it; to stop on a signal, race `fut` against one.
     ///
     /// # Panics
     ///
@@ -316,12 +318,26 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
         .block_on(fut)
 }
 
+/// The loop of the `block_on` running on this thread, to make handles `rt` does not wrap
+/// (a uv `Signal`, `Poll`, ...) from inside async code.
+///
+/// # Panics
+///
+/// Outside [`block_on`].
+pub fn current_loop() -> LoopHandle {
+    current()
+        .expect("current_loop called outside block_on")
+        .lp
+        .clone()
+}
+
 /// Spawns a task on the current thread's executor; the `JoinHandle` yields its output.
 /// Dropping the `JoinHandle` cancels the task (use [`JoinHandle::detach`] to let it run on).
 ///
 /// # Panics
 ///
 /// Outside [`block_on`].
+#[must_use = "dropping the JoinHandle cancels the task: await it, or call .detach()"]
 pub fn spawn_local<F>(fut: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,

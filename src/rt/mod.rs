@@ -11,8 +11,11 @@ mod stream;
 mod task;
 mod time;
 
-pub use executor::{Runtime, block_on, spawn_local};
-pub use net::{TcpListener, TcpStream, UnixListener, UnixStream};
+pub use executor::{Runtime, block_on, current_loop, spawn_local};
+pub use net::{
+    TcpListener, TcpReadHalf, TcpStream, TcpWriteHalf, UnixListener, UnixReadHalf, UnixStream,
+    UnixWriteHalf,
+};
 pub use stream::{READ_HIGH, ReadHalf, WRITE_HIGH, WriteHalf};
 pub use task::{JoinError, JoinHandle};
 pub use time::{Elapsed, Interval, Sleep, interval, sleep, sleep_until, timeout};

@@ -128,6 +128,15 @@ stream_type!(
     Tcp
 );
 
+/// The read half of a [`TcpStream`] (from `into_split`).
+pub type TcpReadHalf = ReadHalf<Tcp>;
+/// The write half of a [`TcpStream`] (from `into_split`).
+pub type TcpWriteHalf = WriteHalf<Tcp>;
+/// The read half of a [`UnixStream`] (from `into_split`).
+pub type UnixReadHalf = ReadHalf<Pipe>;
+/// The write half of a [`UnixStream`] (from `into_split`).
+pub type UnixWriteHalf = WriteHalf<Pipe>;
+
 stream_type!(
     /// A Unix-socket connection (a uv `Pipe`): `AsyncRead + AsyncWrite`. Cancel safety as for
     /// [`TcpStream`].
@@ -289,6 +298,8 @@ impl<H: StreamHandle> Listener<H> {
 }
 
 /// A TCP server socket. Also a `Stream` of incoming connections.
+///
+/// One task should accept: the listener keeps one waker, the last to poll.
 ///
 /// # Cancel safety
 ///

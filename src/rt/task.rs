@@ -155,6 +155,7 @@ impl<F: Future> Drop for Wrapper<F> {
 /// # Cancel safety
 ///
 /// Awaiting is cancel safe: dropping the `.await` (not the handle) leaves the task running.
+#[must_use = "dropping a JoinHandle cancels its task: await it, or call .detach()"]
 pub struct JoinHandle<T> {
     key: u64,
     state: Rc<JoinState<T>>,
