@@ -8,7 +8,9 @@
 mod executor;
 mod task;
 mod time;
+mod udp;
 
 pub use executor::{Runtime, block_on, spawn_local};
 pub use task::{JoinError, JoinHandle};
 pub use time::{Elapsed, Interval, Sleep, interval, sleep, sleep_until, timeout};
+pub use udp::UdpSocket;
