@@ -6,11 +6,15 @@
 //! handle).
 
 mod executor;
+mod process;
 mod task;
 mod time;
 mod udp;
 
 pub use executor::{Runtime, block_on, spawn_local};
+pub use process::{
+    Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio,
+};
 pub use task::{JoinError, JoinHandle};
 pub use time::{Elapsed, Interval, Sleep, interval, sleep, sleep_until, timeout};
 pub use udp::UdpSocket;
