@@ -7,6 +7,7 @@
 
 mod executor;
 mod process;
+mod signal;
 mod task;
 mod time;
 mod udp;
@@ -15,6 +16,7 @@ pub use executor::{Runtime, block_on, spawn_local};
 pub use process::{
     Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio,
 };
+pub use signal::{Signals, signal};
 pub use task::{JoinError, JoinHandle};
 pub use time::{Elapsed, Interval, Sleep, interval, sleep, sleep_until, timeout};
 pub use udp::UdpSocket;
