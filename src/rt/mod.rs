@@ -5,6 +5,7 @@
 //! wakers may be called from any thread (a wake from another thread goes through an `Async`
 //! handle).
 
+mod dns;
 mod executor;
 mod process;
 mod signal;
@@ -12,6 +13,7 @@ mod task;
 mod time;
 mod udp;
 
+pub use dns::{lookup_addr, lookup_host};
 pub use executor::{Runtime, block_on, spawn_local};
 pub use process::{
     Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio,
