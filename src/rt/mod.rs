@@ -5,6 +5,7 @@
 //! wakers may be called from any thread (a wake from another thread goes through an `Async`
 //! handle).
 
+mod blocking;
 mod dns;
 mod executor;
 mod process;
@@ -13,6 +14,7 @@ mod task;
 mod time;
 mod udp;
 
+pub use blocking::{BlockingHandle, spawn_blocking};
 pub use dns::{lookup_addr, lookup_host};
 pub use executor::{Runtime, block_on, spawn_local};
 pub use process::{
