@@ -2,7 +2,7 @@
 
 mod support;
 
-use rsuv::rt::{JoinError, Runtime, spawn_blocking, timeout};
+use rsuv::rt::{JoinError, spawn_blocking};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
@@ -24,9 +24,7 @@ fn pool_size() -> usize {
 /// Runs `body` on a new runtime, bounded in time, then proves the loop closes cleanly.
 fn run<F: Future<Output = ()>>(body: F) {
     let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = Runtime::new().unwrap();
-    rt.block_on(async { timeout(LIMIT, body).await.expect("timed out") });
-    support::finish(rt.into_loop());
+    support::run_async(LIMIT, body);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod support;
 
-use rsuv::rt::{Runtime, lookup_addr, lookup_host, timeout};
+use rsuv::rt::{lookup_addr, lookup_host, timeout};
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,10 +11,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 /// Runs `body` on a new runtime, bounded in time, then proves the loop closes cleanly.
 fn run<F: Future<Output = io::Result<()>>>(body: F) {
-    let rt = Runtime::new().unwrap();
-    rt.block_on(async { timeout(LIMIT, body).await.expect("timed out") })
-        .unwrap();
-    support::finish(rt.into_loop());
+    support::run_async(LIMIT, body).unwrap();
 }
 
 #[test]

@@ -5,7 +5,7 @@
 mod support;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
-use rsuv::rt::{Command, Runtime, Stdio, sleep, spawn_local, timeout};
+use rsuv::rt::{Command, Stdio, sleep, spawn_local, timeout};
 use std::io;
 use std::time::Duration;
 
@@ -13,10 +13,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs `body` on a new runtime, bounded in time, then proves the loop closes cleanly.
 fn run<F: Future<Output = io::Result<()>>>(body: F) {
-    let rt = Runtime::new().unwrap();
-    rt.block_on(async { timeout(LIMIT, body).await.expect("timed out") })
-        .unwrap();
-    support::finish(rt.into_loop());
+    support::run_async(LIMIT, body).unwrap();
 }
 
 /// Whether process `pid` is gone (reaped): `kill(pid, 0)` answers `ESRCH`.

@@ -4,7 +4,7 @@
 mod support;
 
 use futures::StreamExt;
-use rsuv::rt::{Runtime, signal, sleep, timeout};
+use rsuv::rt::{signal, sleep, timeout};
 use std::io;
 use std::time::Duration;
 
@@ -16,10 +16,7 @@ fn raise(sig: i32) {
 
 /// Runs `body` on a new runtime, bounded in time, then proves the loop closes cleanly.
 fn run<F: Future<Output = io::Result<()>>>(body: F) {
-    let rt = Runtime::new().unwrap();
-    rt.block_on(async { timeout(LIMIT, body).await.expect("timed out") })
-        .unwrap();
-    support::finish(rt.into_loop());
+    support::run_async(LIMIT, body).unwrap();
 }
 
 #[test]

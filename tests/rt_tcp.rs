@@ -5,19 +5,12 @@ mod support;
 
 use futures::StreamExt;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
-use rsuv::rt::{Runtime, TcpListener, TcpStream, sleep, spawn_local, timeout};
+use rsuv::rt::{TcpListener, TcpStream, sleep, spawn_local, timeout};
 use std::io::ErrorKind;
 use std::time::Duration;
 
 fn run<T>(body: impl std::future::Future<Output = T>) -> T {
-    let rt = Runtime::new().unwrap();
-    let out = rt.block_on(async {
-        timeout(Duration::from_secs(120), body)
-            .await
-            .expect("test timed out")
-    });
-    support::finish(rt.into_loop());
-    out
+    support::run_async(Duration::from_secs(120), body)
 }
 
 fn any() -> std::net::SocketAddr {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use rsuv::rt::{Runtime, UdpSocket, sleep, spawn_local, timeout};
+use rsuv::rt::{UdpSocket, sleep, spawn_local, timeout};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
@@ -17,10 +17,7 @@ fn local() -> SocketAddr {
 
 /// Runs `body` on a new runtime, bounded in time, then proves the loop closes cleanly.
 fn run<F: Future<Output = io::Result<()>>>(body: F) {
-    let rt = Runtime::new().unwrap();
-    rt.block_on(async { timeout(LIMIT, body).await.expect("timed out") })
-        .unwrap();
-    support::finish(rt.into_loop());
+    support::run_async(LIMIT, body).unwrap();
 }
 
 #[test]

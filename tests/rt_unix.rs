@@ -3,18 +3,11 @@
 mod support;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
-use rsuv::rt::{Runtime, UnixListener, UnixStream, spawn_local, timeout};
+use rsuv::rt::{UnixListener, UnixStream, spawn_local};
 use std::time::Duration;
 
 fn run<T>(body: impl std::future::Future<Output = T>) -> T {
-    let rt = Runtime::new().unwrap();
-    let out = rt.block_on(async {
-        timeout(Duration::from_secs(60), body)
-            .await
-            .expect("test timed out")
-    });
-    support::finish(rt.into_loop());
-    out
+    support::run_async(Duration::from_secs(60), body)
 }
 
 #[test]

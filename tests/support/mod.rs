@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use rsuv::{Loop, RunMode, Timer};
+use std::future::Future;
 use std::time::Duration;
 
 /// Runs `lp` until it has nothing left to do, then closes it, asserting `uv_loop_close`
@@ -24,4 +25,17 @@ pub fn watchdog(lp: &Loop, secs: u64) -> Timer {
     .unwrap();
     t.unref();
     t
+}
+
+/// Runs `body` on a new `rsuv::rt::Runtime`, failing the test if it takes longer than `limit`,
+/// then proves the loop closes cleanly.
+pub fn run_async<T>(limit: Duration, body: impl Future<Output = T>) -> T {
+    let rt = rsuv::rt::Runtime::new().unwrap();
+    let out = rt.block_on(async {
+        rsuv::rt::timeout(limit, body)
+            .await
+            .expect("test timed out")
+    });
+    finish(rt.into_loop());
+    out
 }
