@@ -7,6 +7,10 @@ libuv-sys2 with CMake (out of tree, into target/libuv-bench) and the rsuv benchm
 turn, pinned with taskset, several times, and prints the medians and their ratio. The table
 also goes to target/bench/results.md, and every single result to target/bench/raw.json.
 
+Then the echo comparison (issue 4): libuv's C echo server, an rsuv callback-API server, an
+rsuv::rt (async) server and a tokio current-thread server, each pinned to one CPU, under one
+load client pinned to the other (rsuv-bench echo_client); throughput and server CPU per request.
+
 Standard library only. See benches/README.md.
 """
 
@@ -90,6 +94,26 @@ SYNC_TESTS = [
 ]
 SYNC_RE = re.compile(r"sync \S+ \S+: ([\d.]+) ns/op")
 
+# The echo comparison (issue 4): four echo servers under one load client (`rsuv-bench
+# echo_client`), server and client pinned to different CPUs. See benches/README.md.
+ECHO_SERVERS = [
+    # key, column header
+    ("C", "C echo (libuv)"),
+    ("callback", "rsuv callback"),
+    ("async", "rsuv async"),
+    ("tokio", "tokio (current-thread)"),
+]
+ECHO_WORKLOADS = [
+    # rsuv-bench echo_client workload, label, seconds timed, bulk (MB/s instead of round trips/s)
+    ("pingpong_1k", "1 KiB ping-pong, 1 connection", 5.0, False),
+    ("pingpong_1k_c50", "1 KiB ping-pong, 50 connections", 3.0, False),
+    ("pingpong_100k", "100 KiB ping-pong, 1 connection", 3.0, False),
+    ("bulk_64k", "bulk echo, 1 connection (64 KiB writes)", 3.0, True),
+]
+ECHO_RESULT_RE = re.compile(r"^echo_result (.*)$", re.M)
+NODELAY_SRC = os.path.join(ROOT, "benches", "nodelay.c")
+NODELAY_SO = os.path.join(OUT, "nodelay.so")
+
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
@@ -156,16 +180,22 @@ def build_rsuv():
            "--target-dir", RS_TARGET], os.path.join(OUT, "cargo.log"))
 
 
+def build_nodelay():
+    """The LD_PRELOAD shim that gives libuv's C echo server TCP_NODELAY (benches/nodelay.c)."""
+    quiet(["cc", "-O2", "-Wall", "-shared", "-fPIC", "-o", NODELAY_SO, NODELAY_SRC],
+          os.path.join(OUT, "nodelay.log"))
+
+
 # ---- running ----
 
 class Helper:
     """A benchmark's server process, started and awaited the way libuv's runner does it."""
 
-    def __init__(self, cmd, c_protocol, logf):
+    def __init__(self, cmd, c_protocol, logf, env=None):
         if c_protocol:
             # runner-unix.c: the helper closes the fd in UV_TEST_RUNNER_FD once it listens.
             r, w = os.pipe()
-            env = dict(os.environ, UV_TEST_RUNNER_FD=str(w))
+            env = dict(env or os.environ, UV_TEST_RUNNER_FD=str(w))
             self.proc = subprocess.Popen(cmd, env=env, pass_fds=(w,), stdout=logf,
                                          stderr=subprocess.STDOUT)
             os.close(w)
@@ -174,7 +204,7 @@ class Helper:
             os.close(r)
         else:
             # rsuv-bench: the helper prints `ready` once it listens.
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=logf)
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=logf, env=env)
             line = self.proc.stdout.readline()
             if line != b"ready\n":
                 sys.exit(f"bench: helper {cmd} did not start ({line!r})")
@@ -225,6 +255,143 @@ def run_sync(test, imp, cpus, logf):
     return float(m.group(1))
 
 
+# ---- the echo comparison ----
+
+def run_echo(server, workload, secs, cpus, logf):
+    """One echo run: `server` ("C", "callback", "async", "tokio") pinned to cpus[0], the load
+    client pinned to cpus[1]; returns the client's `echo_result` fields (ints and floats)."""
+    srv_pin, cli_pin = ["taskset", "-c", cpus[0]], ["taskset", "-c", cpus[1]]
+    if server == "C":
+        # echo-server.c's tcp4_echo_server, started as libuv's runner starts helpers; Nagle
+        # off through the shim, as the other servers set it themselves.
+        env = dict(os.environ, LD_PRELOAD=NODELAY_SO)
+        h = Helper(srv_pin + [C_RUNNER, "ping_pongs", "tcp4_echo_server"], True, logf, env)
+    else:
+        h = Helper(srv_pin + [RS_BENCH, "echo_server", server], False, logf)
+    try:
+        # taskset execs the server, so this is the server's own pid.
+        cmd = cli_pin + [RS_BENCH, "echo_client", workload, "--secs", str(secs),
+                         "--server-pid", str(h.proc.pid)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    finally:
+        h.stop()
+    out = r.stdout + r.stderr
+    logf.write(f"--- echo {server} {workload} (exit {r.returncode})\n{out}")
+    logf.flush()
+    m = ECHO_RESULT_RE.search(r.stdout)
+    if r.returncode != 0 or not m:
+        sys.exit(f"bench: echo {server} {workload} failed (exit {r.returncode}):\n{out}")
+    res = {}
+    for kv in m.group(1).split():
+        k, v = kv.split("=", 1)
+        if k == "name":
+            res[k] = v
+        elif k.startswith("cpu"):  # per-CPU ticks: tasks, irq+softirq, idle, steal
+            res[k] = [int(x) for x in v.split(":")]
+        else:
+            res[k] = float(v) if "." in v else int(v)
+    if res["total_sent"] != res["total_recv"] or res["server_threads"] != 1:
+        sys.exit(f"bench: echo {server} {workload}: unequal bytes or a threaded server: {res}")
+    return res
+
+
+def echo_metrics(res, bulk, cpus):
+    """Throughput, server CPU µs per round trip (per MB for bulk), the CPU shares of server and
+    client, and what else ran on their CPUs meanwhile (other tasks; idle)."""
+    tck, el = os.sysconf("SC_CLK_TCK"), res["elapsed"]
+    server_s, client_s = res["server_ticks"] / tck, res["client_ticks"] / tck
+    work = res["recv"] / 1e6 if bulk else res["rts"]  # MB echoed, or round trips
+    met = {"rate": work / el, "cpu_us": server_s * 1e6 / work,
+           "server_util": server_s / el, "client_util": client_s / el}
+    for side, cpu, own in (("server", cpus[0], res["server_ticks"]),
+                           ("client", cpus[1], res["client_ticks"])):
+        t = res.get(f"cpu{cpu}")
+        if t:  # a single CPU number: its busy ticks (tasks + interrupts) not ours, and idle
+            met[f"{side}_cpu_other"] = max(0, t[0] + t[1] - own) / tck / el
+            met[f"{side}_cpu_idle"] = t[2] / tck / el
+    return met
+
+
+def echo_section(args, logf):
+    """Runs every echo workload on every server, `args.echo_repeats` times, rotating which
+    server goes first; returns {workload: {server: [metrics...]}}."""
+    cpus = (args.echo_server_cpu, args.echo_client_cpu)
+    servers = [k for k, _ in ECHO_SERVERS]
+    log(f"bench: echo servers x {len(ECHO_WORKLOADS)} workloads x {args.echo_repeats} repeats; "
+        f"server on CPU {cpus[0]}, client on CPU {cpus[1]}")
+    results = {w: {k: [] for k in servers} for w, _, _, _ in ECHO_WORKLOADS}
+    for rep in range(args.echo_repeats):
+        for key, _, secs, bulk in ECHO_WORKLOADS:
+            order = servers[rep % len(servers):] + servers[:rep % len(servers)]
+            for server in order:
+                res = run_echo(server, key, args.echo_secs or secs, cpus, logf)
+                met = dict(echo_metrics(res, bulk, cpus), raw=res)
+                results[key][server].append(met)
+                unit = "MB/s" if bulk else "rt/s"
+                log(f"  [{rep + 1}/{args.echo_repeats}] {key:<16} {server:<8} "
+                    f"{met['rate']:>10,.0f} {unit}  server {met['cpu_us']:7.2f} us/"
+                    f"{'MB' if bulk else 'rt'} ({met['server_util']:.0%} CPU), "
+                    f"client {met['client_util']:.0%} CPU; other work on the server's CPU "
+                    f"{met.get('server_cpu_other', 0):.0%}, idle {met.get('server_cpu_idle', 0):.0%}"
+                    f"; on the client's {met.get('client_cpu_other', 0):.0%}, "
+                    f"idle {met.get('client_cpu_idle', 0):.0%}")
+    return results
+
+
+def echo_rows(results):
+    """Table rows: per workload, a throughput row and a server-CPU row, medians, with the
+    ratios of rsuv async to tokio and to the callback server (> 1: rsuv async better)."""
+    med = lambda w, k, m: statistics.median(x[m] for x in results[w][k])
+    rows = []
+    for key, label, _, bulk in ECHO_WORKLOADS:
+        if key not in results:
+            continue
+        rate = {k: med(key, k, "rate") for k, _ in ECHO_SERVERS}
+        cpu = {k: med(key, k, "cpu_us") for k, _ in ECHO_SERVERS}
+        at, ac = rate["async"] / rate["tokio"], rate["async"] / rate["callback"]
+        # Within 3% of tokio is within run-to-run noise here: marked, not failed.
+        goal = " ".join((["< tokio"] if at < 0.97 else ["~ tokio"] if at < 1.0 else [])
+                        + (["< 0.9 callback"] if ac < 0.9 else [])) or "ok"
+        rows.append([label, "MB/s" if bulk else "round trips/s"]
+                    + [num(rate[k]) for k, _ in ECHO_SERVERS] + [f"{at:.3f}", f"{ac:.3f}", goal])
+        ct, cc = cpu["tokio"] / cpu["async"], cpu["callback"] / cpu["async"]
+        rows.append(["", "server CPU µs/" + ("MB" if bulk else "round trip")]
+                    + [f"{cpu[k]:.2f}" for k, _ in ECHO_SERVERS] + [f"{ct:.3f}", f"{cc:.3f}", ""])
+    return rows
+
+
+ECHO_HEADERS = (["echo workload", "metric"] + [h for _, h in ECHO_SERVERS]
+                + ["async/tokio", "async/callback", "goal"])
+
+
+def echo_report(args, results):
+    """Prints the echo table; returns it as Markdown lines for results.md."""
+    rows = echo_rows(results)
+    runs = [m for per in results.values() for ms in per.values() for m in ms]
+    other = sorted(m.get("server_cpu_other", 0) + m.get("client_cpu_other", 0) for m in runs)
+    noise = (f"Other work on the two CPUs during the timed windows (busy ticks in /proc/stat not "
+             f"from server or client): median {statistics.median(other):.2f} CPU, max "
+             f"{other[-1]:.2f}; with much of it, ping-pong throughput is not comparable "
+             f"across runs (server CPU per request still is, roughly). ")
+    about = (f"Medians of {args.echo_repeats} runs per server (server order rotated each "
+             f"repeat). Each server pinned with `taskset -c {args.echo_server_cpu}`, the one "
+             f"load client (`rsuv-bench echo_client`, rsuv callback API) with `taskset -c "
+             f"{args.echo_client_cpu}`; all on 127.0.0.1:9123 with TCP_NODELAY (the C server "
+             f"through benches/nodelay.c). Server CPU: utime+stime from /proc/PID/stat over the "
+             f"timed window. Ratios > 1: rsuv async better (more throughput, less CPU); goal: "
+             f"async/tokio >= 1.0 and async/callback >= 0.9 on throughput (`~ tokio`: "
+             f"0.97-1.0, within noise). " + noise +
+             f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}.")
+    print()
+    print(table(ECHO_HEADERS, rows))
+    print()
+    print(about)
+    return ["## Echo: rsuv async against the rsuv callback API, tokio and libuv's C server", "",
+            "One load client for all four servers (`rsuv-bench echo_client`); see "
+            "benches/README.md, section Echo.", "",
+            markdown(ECHO_HEADERS, rows), "", about, ""]
+
+
 # ---- reporting ----
 
 def num(x):
@@ -249,13 +416,16 @@ def markdown(headers, rows):
     return "\n".join(out)
 
 
-def main():
+def parse_args():
+    ncpu = os.cpu_count() or 1
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=int(os.environ.get("BENCH_REPEATS", 5)),
                     help="runs per side and workload (median taken); default 5, "
                          "at most 3 for million_timers (10-20 s a run)")
     ap.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""),
-                    help="comma-separated workloads (libuv names); 'all' adds tcp_pump100_client")
+                    help="comma-separated workloads (libuv names, and 'echo' for the echo "
+                         "comparison); 'all' adds tcp_pump100_client; 'echo' alone: only the "
+                         "echo comparison (no sync primitives)")
     ap.add_argument("--cpu", default=os.environ.get("BENCH_CPU", str((os.cpu_count() or 1) - 1)),
                     help="CPU list for taskset (default: the last CPU)")
     ap.add_argument("--cpus2", default=os.environ.get("BENCH_CPUS2", f"0-{(os.cpu_count() or 1) - 1}"),
@@ -263,30 +433,55 @@ def main():
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--no-sync", action="store_true", help="skip the sync primitives")
     ap.add_argument("--sync-only", action="store_true", help="only the sync primitives")
+    ap.add_argument("--echo-only", action="store_true",
+                    help="only the echo comparison (the same as --only echo)")
+    ap.add_argument("--no-echo", action="store_true", help="skip the echo comparison")
+    ap.add_argument("--echo-repeats", type=int,
+                    default=int(os.environ.get("BENCH_ECHO_REPEATS", 3)),
+                    help="runs per server and echo workload (median taken); default 3")
+    ap.add_argument("--echo-server-cpu", default=os.environ.get("BENCH_ECHO_SERVER_CPU",
+                                                                str(ncpu - 1)),
+                    help="CPU of the echo servers (default: the last CPU)")
+    ap.add_argument("--echo-client-cpu", default=os.environ.get("BENCH_ECHO_CLIENT_CPU", "0"),
+                    help="CPU of the echo load client (default: 0)")
+    ap.add_argument("--echo-secs", type=float, default=None,
+                    help="seconds timed per echo run instead of 5 (1-conn ping-pong) / 3")
     args = ap.parse_args()
-    if args.repeats < 1:
-        sys.exit("bench: --repeats must be at least 1")
+    if args.repeats < 1 or args.echo_repeats < 1:
+        sys.exit("bench: --repeats and --echo-repeats must be at least 1")
+    if args.echo_only:
+        args.only = "echo"
+    return args
+
+
+def main():
+    args = parse_args()
 
     os.makedirs(OUT, exist_ok=True)
-    keys = DEFAULT_WORKLOADS
+    keys = DEFAULT_WORKLOADS + ["echo"]
     if args.only == "all":
-        keys = [w.key for w in WORKLOADS]
+        keys = [w.key for w in WORKLOADS] + ["echo"]
     elif args.only:
         keys = args.only.split(",")
-        unknown = set(keys) - {w.key for w in WORKLOADS}
+        unknown = set(keys) - {w.key for w in WORKLOADS} - {"echo"}
         if unknown:
             sys.exit(f"bench: unknown workloads {sorted(unknown)}")
+        if keys == ["echo"]:
+            args.no_sync = True
     workloads = [] if args.sync_only else [w for w in WORKLOADS if w.key in keys]
+    echo = "echo" in keys and not (args.sync_only or args.no_echo)
 
     t0 = time.time()
     if not args.no_build:
         ensure_tools()
-        if workloads:
+        if workloads or echo:
             build_c(libuv_source())
+        if echo:
+            build_nodelay()
         build_rsuv()
     logf = open(os.path.join(OUT, "run.log"), "w")
     raw = {"repeats": args.repeats, "cpu": args.cpu, "cpus2": args.cpus2,
-           "workloads": {}, "sync": {}}
+           "workloads": {}, "sync": {}, "echo": {}}
 
     log(f"bench: {len(workloads)} workloads x {args.repeats} repeats x 2 sides, "
         f"pinned to CPU {args.cpu}")
@@ -315,6 +510,9 @@ def main():
                         run_sync(test, imp, args.cpus2 if both else args.cpu, logf))
         raw["sync"] = sync
 
+    echo_results = echo_section(args, logf) if echo else {}
+    raw["echo"] = echo_results
+
     headers = ["workload", "C (libuv)", "rsuv", "unit", "rsuv vs C", ""]
     rows = []
     for w in workloads:
@@ -337,24 +535,28 @@ def main():
              f"`taskset -c {args.cpu}` (client and server processes share that CPU, as under "
              f"libuv's runner); ratio > 1: rsuv faster. {os.cpu_count()} CPUs, "
              f"{time.strftime('%Y-%m-%d %H:%M')}, {minutes:.1f} min.")
-    print()
-    if rows:
-        print(table(headers, rows))
+    md = []
+    if rows or sync_rows:
         print()
-    if sync_rows:
-        print(table(sync_headers, sync_rows))
-        print()
-    print(about)
-
-    md = ["## Benchmarks: rsuv against libuv's C benchmarks", "",
-          "libuv 1.53's own benchmarks (`uv_run_benchmarks_a`, CMake Release) and the same "
-          "workloads on rsuv's safe API (`benches/rsuv-bench`); `make bench` to reproduce.", ""]
-    if rows:
-        md += [markdown(headers[:-1], [r[:-1] for r in rows]), ""]
-    if sync_rows:
-        md += ["Sync primitives (libuv's, wrapped by rsuv) against `std::sync`:", "",
-               markdown(sync_headers, sync_rows), ""]
-    md += [about, ""]
+        if rows:
+            print(table(headers, rows))
+            print()
+        if sync_rows:
+            print(table(sync_headers, sync_rows))
+            print()
+        print(about)
+        md = ["## Benchmarks: rsuv against libuv's C benchmarks", "",
+              "libuv 1.53's own benchmarks (`uv_run_benchmarks_a`, CMake Release) and the same "
+              "workloads on rsuv's safe API (`benches/rsuv-bench`); `make bench` to reproduce.",
+              ""]
+        if rows:
+            md += [markdown(headers[:-1], [r[:-1] for r in rows]), ""]
+        if sync_rows:
+            md += ["Sync primitives (libuv's, wrapped by rsuv) against `std::sync`:", "",
+                   markdown(sync_headers, sync_rows), ""]
+        md += [about, ""]
+    if echo_results:
+        md += echo_report(args, echo_results)
     with open(os.path.join(OUT, "results.md"), "w") as f:
         f.write("\n".join(md))
     with open(os.path.join(OUT, "raw.json"), "w") as f:

@@ -9,13 +9,20 @@
 //! rsuv-bench --list
 //! rsuv-bench helper tcp4_echo_server & rsuv-bench ping_pongs; kill %1
 //! rsuv-bench sync mutex_uncontended
+//! rsuv-bench echo_server async & rsuv-bench echo_client pingpong_1k --server-pid $!; kill %1
 //! ```
+//!
+//! `echo_server` and `echo_client` are the echo comparison of issue 4 (rsuv async, rsuv
+//! callback API, tokio current-thread and libuv's C echo server under one load client); see
+//! `echo.rs` and `echo_client.rs`.
 
 use std::cell::Cell;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::thread::LocalKey;
 
+mod echo;
+mod echo_client;
 mod loops;
 mod net;
 mod sync;
@@ -82,11 +89,21 @@ const HELPERS: &[&str] = &[
     "tcp4_blackhole_server",
 ];
 
-fn usage() -> ! {
-    eprintln!("usage: rsuv-bench BENCHMARK | helper HELPER | sync TEST | --list");
+pub(crate) fn usage() -> ! {
+    eprintln!(
+        "usage: rsuv-bench BENCHMARK | helper HELPER | sync TEST | --list\n       \
+         rsuv-bench echo_server async|callback|tokio [PORT]\n       \
+         rsuv-bench echo_client WORKLOAD [--secs S] [--warmup S] [--server-pid PID] [--port P]"
+    );
     eprintln!("benchmarks: {}", BENCHMARKS.join(" "));
     eprintln!("helpers: {}", HELPERS.join(" "));
     eprintln!("sync tests: {}", sync::TESTS.join(" "));
+    let echo: Vec<_> = echo_client::WORKLOADS.iter().map(|w| w.name).collect();
+    eprintln!(
+        "echo servers: {}; echo workloads: {}",
+        echo::SERVERS.join(" "),
+        echo.join(" ")
+    );
     std::process::exit(2);
 }
 
@@ -106,6 +123,8 @@ fn main() {
             _ => usage(),
         },
         "sync" => sync::run(arg(1), arg(2)),
+        "echo_server" => echo::server(arg(1), args.get(2).map(String::as_str)),
+        "echo_client" => echo_client::echo_client(&args[1..]),
         "ping_pongs" => net::ping_pongs(),
         "tcp_pump1_client" => net::tcp_pump(1),
         "tcp_pump100_client" => net::tcp_pump(100),
