@@ -31,7 +31,7 @@ use futures::future::{AbortHandle, Abortable};
 use futures::io::BufReader;
 use futures::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, FutureExt, StreamExt};
 use rsuv::Tcp;
-use rsuv::rt::{ReadHalf, Runtime, TcpListener, TcpStream, WriteHalf, spawn_local};
+use rsuv::rt::{ReadHalf, TcpListener, TcpStream, WriteHalf, spawn_local};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io;
@@ -55,18 +55,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(addr: SocketAddr) -> common::Served {
-    let rt = Runtime::new()?;
-    // Before saying we listen: whoever reads that line may send SIGTERM at once.
-    let signalled = common::signalled(rt.uv_loop())?;
-    rt.block_on(async {
-        let listener = TcpListener::bind(addr)?;
-        common::announce(listener.local_addr()?)?;
-        futures::select! {
-            () = accept_loop(listener).fuse() => {}
-            () = signalled.fuse() => {}
-        }
-        Ok(())
-    })
+    common::serve_async(addr, accept_loop)
 }
 
 async fn accept_loop(listener: TcpListener) {

@@ -20,8 +20,8 @@
 //! `listening on ADDR` with the address actually bound, then serves until stopped; errors go to
 //! stderr. Try it with `nc 127.0.0.1 9000`.
 
-use futures::{AsyncWriteExt, FutureExt};
-use rsuv::rt::{Runtime, TcpListener, TcpStream, spawn_local};
+use futures::AsyncWriteExt;
+use rsuv::rt::{TcpListener, TcpStream, spawn_local};
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -37,18 +37,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(addr: SocketAddr) -> common::Served {
-    let rt = Runtime::new()?;
-    // Before saying we listen: whoever reads that line may send SIGTERM at once.
-    let signalled = common::signalled(rt.uv_loop())?;
-    rt.block_on(async {
-        let listener = TcpListener::bind(addr)?;
-        common::announce(listener.local_addr()?)?;
-        futures::select! {
-            () = accept_loop(listener).fuse() => {}
-            () = signalled.fuse() => {}
-        }
-        Ok(())
-    })
+    common::serve_async(addr, accept_loop)
 }
 
 async fn accept_loop(listener: TcpListener) {

@@ -19,9 +19,9 @@
 //! picks a free port to listen on). It prints `listening on ADDR` with the address actually
 //! bound, then serves until stopped; errors go to stderr.
 
-use futures::{AsyncWriteExt, FutureExt};
+use futures::AsyncWriteExt;
 use rsuv::Tcp;
-use rsuv::rt::{ReadHalf, Runtime, TcpListener, TcpStream, WriteHalf, spawn_local};
+use rsuv::rt::{ReadHalf, TcpListener, TcpStream, WriteHalf, spawn_local};
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -37,18 +37,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(listen: SocketAddr, upstream: SocketAddr) -> common::Served {
-    let rt = Runtime::new()?;
-    // Before saying we listen: whoever reads that line may send SIGTERM at once.
-    let signalled = common::signalled(rt.uv_loop())?;
-    rt.block_on(async {
-        let listener = TcpListener::bind(listen)?;
-        common::announce(listener.local_addr()?)?;
-        futures::select! {
-            () = accept_loop(listener, upstream).fuse() => {}
-            () = signalled.fuse() => {}
-        }
-        Ok(())
-    })
+    common::serve_async(listen, |l| accept_loop(l, upstream))
 }
 
 async fn accept_loop(listener: TcpListener, upstream: SocketAddr) {

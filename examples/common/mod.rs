@@ -74,3 +74,24 @@ pub fn signalled(lp: &Loop) -> rsuv::Result<impl Future<Output = ()> + use<>> {
         drop(signals);
     })
 }
+
+/// The async servers' frame: a new runtime, SIGINT/SIGTERM watched (before `announce`), a
+/// `TcpListener` on `addr` announced, then `accept_loop` until a signal arrives. Returning
+/// drops every task, which closes their connections.
+pub fn serve_async<F: Future<Output = ()>>(
+    addr: SocketAddr,
+    accept_loop: impl FnOnce(rsuv::rt::TcpListener) -> F,
+) -> Served {
+    use futures::FutureExt;
+    let rt = rsuv::rt::Runtime::new()?;
+    let signalled = signalled(rt.uv_loop())?;
+    rt.block_on(async {
+        let listener = rsuv::rt::TcpListener::bind(addr)?;
+        announce(listener.local_addr()?)?;
+        futures::select! {
+            () = accept_loop(listener).fuse() => {}
+            () = signalled.fuse() => {}
+        }
+        Ok(())
+    })
+}
