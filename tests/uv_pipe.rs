@@ -225,7 +225,10 @@ fn misuse_and_closed() {
     );
     // A regular file cannot be watched by epoll (libuv would abort once reading started).
     let file = std::fs::File::open("/proc/self/exe").unwrap();
-    assert_eq!(Pipe::open(&lp, file.into(), false).err(), Some(Error::EPERM));
+    assert_eq!(
+        Pipe::open(&lp, file.into(), false).err(),
+        Some(Error::EPERM)
+    );
     drop((other, ipc));
     support::finish(lp);
 }

@@ -1,7 +1,7 @@
 //! Tasks and [`JoinHandle`]s.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
@@ -16,7 +16,8 @@ pub(crate) struct Task {
     pub(crate) key: Cell<u64>,
     pub(crate) scheduled: Cell<bool>,
     future: RefCell<Option<LocalFuture>>,
-    waker: RefCell<Option<Waker>>,
+    /// Made on the first poll, lent to every poll after.
+    waker: OnceCell<Waker>,
 }
 
 impl Task {
@@ -25,14 +26,10 @@ impl Task {
         let Some(mut fut) = self.future.borrow_mut().take() else {
             return true;
         };
-        let waker = self
-            .waker
-            .borrow_mut()
-            .get_or_insert_with(|| ex.waker(self.key.get()))
-            .clone();
+        let waker = self.waker.get_or_init(|| ex.waker(self.key.get()));
         let done = fut
             .as_mut()
-            .poll(&mut Context::from_waker(&waker))
+            .poll(&mut Context::from_waker(waker))
             .is_ready();
         if !done {
             *self.future.borrow_mut() = Some(fut);
@@ -180,7 +177,7 @@ where
         key: Cell::new(0),
         scheduled: Cell::new(false),
         future: RefCell::new(Some(wrapper)),
-        waker: RefCell::new(None),
+        waker: OnceCell::new(),
     });
     let key = ex.spawn(task);
     JoinHandle {
