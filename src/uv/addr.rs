@@ -3,37 +3,9 @@
 //! These use `libc`'s types. libuv's functions take `libuv_sys2`'s bindgen copies of the same C
 //! structs (`sockaddr`, `addrinfo`); pointers are cast between the two at the call sites.
 
-use std::mem::{self, align_of, size_of};
+use std::mem::size_of;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::ptr;
-
-/// `addr` as a C socket address: a `sockaddr_in` or `sockaddr_in6` at the start of a
-/// `sockaddr_storage`, with its length.
-pub(crate) fn to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: all-zero bytes are a valid sockaddr_storage (integers only).
-    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            // SAFETY: all-zero bytes are a valid sockaddr_in (integers only).
-            let mut sin: libc::sockaddr_in = unsafe { mem::zeroed() };
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_port = a.port().to_be();
-            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-            put(&mut storage, sin)
-        }
-        SocketAddr::V6(a) => {
-            // SAFETY: all-zero bytes are a valid sockaddr_in6 (integers only).
-            let mut sin6: libc::sockaddr_in6 = unsafe { mem::zeroed() };
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_port = a.port().to_be();
-            sin6.sin6_flowinfo = a.flowinfo();
-            sin6.sin6_addr.s6_addr = a.ip().octets();
-            sin6.sin6_scope_id = a.scope_id();
-            put(&mut storage, sin6)
-        }
-    };
-    (storage, len)
-}
 
 /// A C socket address sized for IPv4 or IPv6 only (no 128-byte `sockaddr_storage` to zero on
 /// every UDP send).
@@ -75,17 +47,6 @@ impl CSockAddr {
     pub(crate) fn as_ptr(&self) -> *const libuv_sys2::sockaddr {
         ptr::from_ref(self).cast()
     }
-}
-
-/// Writes a plain-data socket address at the start of `storage`; returns its size.
-fn put<T: Copy>(storage: &mut libc::sockaddr_storage, sa: T) -> libc::socklen_t {
-    const {
-        assert!(size_of::<T>() <= size_of::<libc::sockaddr_storage>());
-        assert!(align_of::<T>() <= align_of::<libc::sockaddr_storage>());
-    }
-    // SAFETY: `storage` is large and aligned enough for `T` (checked above at compile time).
-    unsafe { ptr::write(ptr::from_mut(storage).cast::<T>(), sa) };
-    size_of::<T>() as libc::socklen_t
 }
 
 /// Reads the address a libuv `getsockname`/`getpeername` call writes through `f`.
@@ -137,18 +98,18 @@ mod tests {
     use super::*;
 
     fn round_trip(addr: SocketAddr) -> Option<SocketAddr> {
-        let (storage, _) = to_sockaddr(&addr);
-        // SAFETY: `storage` holds the address just written.
-        unsafe { from_sockaddr(ptr::from_ref(&storage).cast()) }
+        let c = CSockAddr::new(&addr);
+        // SAFETY: `c` holds the address just written.
+        unsafe { from_sockaddr(c.as_ptr().cast()) }
     }
 
     #[test]
     fn ipv4_round_trips_in_network_order() {
         let addr: SocketAddr = "192.0.2.7:8080".parse().unwrap();
-        let (storage, len) = to_sockaddr(&addr);
-        assert_eq!(len as usize, size_of::<libc::sockaddr_in>());
-        // SAFETY: `storage` holds a sockaddr_in.
-        let sin = unsafe { &*ptr::from_ref(&storage).cast::<libc::sockaddr_in>() };
+        let c = CSockAddr::new(&addr);
+        // SAFETY: `c` holds a sockaddr_in.
+        let sin = unsafe { &*c.as_ptr().cast::<libc::sockaddr_in>() };
+        assert_eq!(i32::from(sin.sin_family), libc::AF_INET);
         assert_eq!(sin.sin_port, 8080u16.to_be());
         assert_eq!(sin.sin_addr.s_addr.to_ne_bytes(), [192, 0, 2, 7]);
         assert_eq!(round_trip(addr), Some(addr));
@@ -162,8 +123,6 @@ mod tests {
             0x12345,
             3,
         ));
-        let (_, len) = to_sockaddr(&addr);
-        assert_eq!(len as usize, size_of::<libc::sockaddr_in6>());
         assert_eq!(round_trip(addr), Some(addr));
     }
 
@@ -172,7 +131,7 @@ mod tests {
         // SAFETY: null is allowed.
         assert_eq!(unsafe { from_sockaddr(ptr::null()) }, None);
         // SAFETY: all-zero bytes are a valid sockaddr_storage.
-        let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         storage.ss_family = libc::AF_UNIX as libc::sa_family_t;
         let sa = ptr::from_ref(&storage).cast();
         // SAFETY: `storage` is a readable socket address.

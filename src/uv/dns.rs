@@ -8,7 +8,7 @@ use std::ptr;
 
 use libuv_sys2::*;
 
-use super::addr::{from_sockaddr, to_sockaddr};
+use super::addr::{CSockAddr, from_sockaddr};
 use super::error::{Error, Result, check};
 use super::loop_::LoopHandle;
 use super::req::{self, Pending, Request};
@@ -249,14 +249,13 @@ pub fn getnameinfo(
     flags: i32,
     cb: impl FnOnce(Result<(String, String)>) + 'static,
 ) -> Result<DnsRequest> {
-    let (storage, _) = to_sockaddr(&addr);
+    let sa = CSockAddr::new(&addr);
     let state: NameCb = Box::new(cb);
-    // SAFETY: `raw` is fresh memory of uv_req_size(UV_GETNAMEINFO) bytes. `storage` holds a
+    // SAFETY: `raw` is fresh memory of uv_req_size(UV_GETNAMEINFO) bytes. `sa` holds a
     // sockaddr_in or sockaddr_in6 (libc's and libuv_sys2's `sockaddr` are the same C struct),
     // which libuv copies before returning.
     let start = |l, raw: *mut uv_req_t| unsafe {
-        let sa = ptr::from_ref(&storage).cast::<sockaddr>();
-        uv_getnameinfo(l, raw.cast(), Some(on_nameinfo), sa, flags)
+        uv_getnameinfo(l, raw.cast(), Some(on_nameinfo), sa.as_ptr(), flags)
     };
     req::submit(lp, uv_req_type_UV_GETNAMEINFO, state, start).map(DnsRequest)
 }
