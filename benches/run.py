@@ -94,13 +94,14 @@ SYNC_TESTS = [
 ]
 SYNC_RE = re.compile(r"sync \S+ \S+: ([\d.]+) ns/op")
 
-# The echo comparison (issue 4): four echo servers under one load client (`rsuv-bench
+# The echo comparison (issue 4): five echo servers under one load client (`rsuv-bench
 # echo_client`), server and client pinned to different CPUs. See benches/README.md.
 ECHO_SERVERS = [
     # key, column header
     ("C", "C echo (libuv)"),
     ("callback", "rsuv callback"),
-    ("async", "rsuv async"),
+    ("async", "rsuv async (read)"),
+    ("async-buf", "rsuv async (AsyncBufRead)"),
     ("tokio", "tokio (current-thread)"),
 ]
 ECHO_WORKLOADS = [
@@ -349,19 +350,23 @@ def echo_rows(results):
         rate = {k: med(key, k, "rate") for k, _ in ECHO_SERVERS}
         cpu = {k: med(key, k, "cpu_us") for k, _ in ECHO_SERVERS}
         at, ac = rate["async"] / rate["tokio"], rate["async"] / rate["callback"]
+        bt = rate["async-buf"] / rate["tokio"]
         # Within 3% of tokio is within run-to-run noise here: marked, not failed.
         goal = " ".join((["< tokio"] if at < 0.97 else ["~ tokio"] if at < 1.0 else [])
                         + (["< 0.9 callback"] if ac < 0.9 else [])) or "ok"
         rows.append([label, "MB/s" if bulk else "round trips/s"]
-                    + [num(rate[k]) for k, _ in ECHO_SERVERS] + [f"{at:.3f}", f"{ac:.3f}", goal])
+                    + [num(rate[k]) for k, _ in ECHO_SERVERS]
+                    + [f"{at:.3f}", f"{bt:.3f}", f"{ac:.3f}", goal])
         ct, cc = cpu["tokio"] / cpu["async"], cpu["callback"] / cpu["async"]
+        cb = cpu["tokio"] / cpu["async-buf"]
         rows.append(["", "server CPU µs/" + ("MB" if bulk else "round trip")]
-                    + [f"{cpu[k]:.2f}" for k, _ in ECHO_SERVERS] + [f"{ct:.3f}", f"{cc:.3f}", ""])
+                    + [f"{cpu[k]:.2f}" for k, _ in ECHO_SERVERS]
+                    + [f"{ct:.3f}", f"{cb:.3f}", f"{cc:.3f}", ""])
     return rows
 
 
 ECHO_HEADERS = (["echo workload", "metric"] + [h for _, h in ECHO_SERVERS]
-                + ["async/tokio", "async/callback", "goal"])
+                + ["async/tokio", "async-buf/tokio", "async/callback", "goal"])
 
 
 def echo_report(args, results):

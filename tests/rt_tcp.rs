@@ -1,12 +1,16 @@
 //! Async TCP: echo with many tasks, EOF, reset, refused, cancel safety of reads, 16 MiB with
-//! backpressure, split halves, the listener as a Stream, futures::io::copy on top.
+//! backpressure, split halves, the listener as a Stream, futures::io::copy on top, AsyncBufRead,
+//! and a dropped stream still delivering what its writes accepted.
 
 mod support;
 
 use futures::StreamExt;
-use futures::io::{AsyncReadExt, AsyncWriteExt};
+use futures::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use futures::task::noop_waker;
 use rsuv::rt::{TcpListener, TcpStream, sleep, spawn_local, timeout};
 use std::io::ErrorKind;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 fn run<T>(body: impl std::future::Future<Output = T>) -> T {
@@ -87,6 +91,11 @@ fn eof_reset_and_refused() {
         client.as_uv().close_reset().unwrap();
         let err = conn.read(&mut [0u8; 8]).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+        assert_eq!(
+            conn.read(&mut [0u8; 8]).await.unwrap(),
+            0,
+            "reported once, then EOF"
+        );
         // Refused: nothing listens.
         let closed = std::net::TcpListener::bind(any())
             .unwrap()
@@ -195,5 +204,88 @@ fn aborting_a_task_mid_write_is_clean() {
         sleep(Duration::from_millis(30)).await;
         task.abort();
         assert!(task.await.unwrap_err().is_cancelled());
+    });
+}
+
+#[test]
+fn buffered_reads_lend_the_stream_buffer() {
+    run(async {
+        let listener = TcpListener::bind(any()).unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut conn, _) = listener.accept().await.unwrap();
+        client.write_all(b"first line\nsecond").await.unwrap();
+        let mut line = String::new();
+        conn.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "first line\n");
+        // fill_buf lends what is buffered; consume takes part of it.
+        let data = conn.fill_buf().await.unwrap().to_vec();
+        assert_eq!(data, b"second");
+        futures::AsyncBufRead::consume(Pin::new(&mut conn), 3);
+        // Bytes already taken from the socket go with the read half.
+        let (mut r, _w) = conn.into_split();
+        assert_eq!(r.fill_buf().await.unwrap(), b"ond");
+        client.write_all(b" and more").await.unwrap();
+        client.close().await.unwrap();
+        let mut rest = String::new();
+        r.read_to_string(&mut rest).await.unwrap();
+        assert_eq!(rest, "ond and more");
+        assert!(r.fill_buf().await.unwrap().is_empty(), "EOF: empty");
+    });
+}
+
+#[test]
+fn copy_buf_echoes_8_mib_through_the_lent_buffer() {
+    run(async {
+        let listener = TcpListener::bind(any()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = spawn_local(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            let (r, mut w) = conn.into_split();
+            let n = futures::io::copy_buf(r, &mut w).await.unwrap();
+            w.close().await.unwrap();
+            n
+        });
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (mut r, mut w) = client.into_split();
+        let data: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+        let expect = data.clone();
+        let writer = spawn_local(async move {
+            w.write_all(&data).await.unwrap();
+            w.close().await.unwrap();
+        });
+        let mut back = Vec::new();
+        r.read_to_end(&mut back).await.unwrap();
+        writer.await.unwrap();
+        assert_eq!(server.await.unwrap(), 8 << 20);
+        assert!(back == expect, "every byte echoed in order");
+    });
+}
+
+#[test]
+fn a_dropped_stream_still_delivers_what_its_writes_accepted() {
+    run(async {
+        let listener = TcpListener::bind(any()).unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut conn, _) = listener.accept().await.unwrap();
+        // Write until the stream refuses (socket buffers full, 1 MiB queued in user space).
+        let chunk = vec![7u8; 64 * 1024];
+        let mut accepted = 0;
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        while let Poll::Ready(n) =
+            futures::AsyncWrite::poll_write(Pin::new(&mut client), &mut cx, &chunk)
+        {
+            accepted += n.unwrap();
+        }
+        assert!(client.as_uv().write_queue_size() > 0, "writes are queued");
+        drop(client);
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), accepted, "every accepted byte arrives, then EOF");
+        assert!(got.iter().all(|&b| b == 7));
     });
 }

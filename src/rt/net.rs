@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use futures::Stream;
-use futures::io::{AsyncRead, AsyncWrite};
+use futures::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
 use crate::uv::stream::StreamHandle;
 use crate::uv::{Error, Pipe, PipeName, Tcp};
@@ -60,8 +60,7 @@ macro_rules! stream_type {
         impl $name {
             /// Splits into a read half and a write half that may live in different tasks.
             pub fn into_split(self) -> (ReadHalf<$handle>, WriteHalf<$handle>) {
-                let inner = Rc::new(self.0);
-                (ReadHalf(inner.clone()), WriteHalf(inner))
+                self.0.split()
             }
 
             /// The uv handle underneath (for options this type does not wrap).
@@ -71,20 +70,29 @@ macro_rules! stream_type {
         }
 
         impl AsyncRead for $name {
-            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-                self.0.poll_read_ref(cx, buf)
+            fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.0).poll_read(cx, buf)
+            }
+        }
+
+        impl AsyncBufRead for $name {
+            fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+                Pin::new(&mut self.get_mut().0).poll_fill_buf(cx)
+            }
+            fn consume(mut self: Pin<&mut Self>, amt: usize) {
+                Pin::new(&mut self.0).consume(amt)
             }
         }
 
         impl AsyncWrite for $name {
-            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-                self.0.poll_write_ref(cx, buf)
+            fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.0).poll_write(cx, buf)
             }
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.0.poll_flush_ref(cx)
+            fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Pin::new(&mut self.0).poll_flush(cx)
             }
-            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.0.poll_close_ref(cx)
+            fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Pin::new(&mut self.0).poll_close(cx)
             }
         }
     };

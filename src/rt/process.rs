@@ -1,21 +1,21 @@
 //! Child processes: [`Command`], [`Child`], and the child's standard streams ([`ChildStdin`],
 //! [`ChildStdout`], [`ChildStderr`]) as `futures::io` streams, over uv `Process` and `Pipe`.
-//! The streams share one private state machine over a uv `Pipe`, [`PipeStream`]; their docs
-//! say where bytes are copied.
+//! The streams are the same async stream over a uv `Pipe` as [`UnixStream`](super::UnixStream)'s;
+//! their docs say where bytes are copied.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::future::{Future, poll_fn};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use futures::channel::oneshot;
-use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use futures::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWrite};
+
+use super::stream::AsyncStream;
 
 use crate::uv::{self, Error, Pipe, Process, ProcessOptions};
 
@@ -23,216 +23,16 @@ pub use crate::uv::ExitStatus;
 
 use super::executor::current;
 
-/// The read buffer's and the write queue's high-water mark.
-const HIGH_WATER: usize = 1 << 20;
-
-/// What a [`PipeStream`] and its uv callbacks share.
-#[derive(Default)]
-struct IoState {
-    /// Bytes read and not yet taken.
-    buf: RefCell<VecDeque<u8>>,
-    /// `read_start` ran.
-    reading: Cell<bool>,
-    /// Reading stopped for backpressure (the buffer passed the high-water mark).
-    paused: Cell<bool>,
-    eof: Cell<bool>,
-    read_error: Cell<Option<Error>>,
-    read_waker: Cell<Option<Waker>>,
-    /// Bytes in queued write requests.
-    queued: Cell<usize>,
-    /// A queued write failed: reported by the next write, flush or close.
-    write_error: Cell<Option<Error>>,
-    /// Woken as queued writes complete (backpressure, flush).
-    write_waker: Cell<Option<Waker>>,
-}
-
-impl IoState {
-    fn on_read(&self, pipe: &Pipe, data: uv::Result<&[u8]>) {
-        match data {
-            Ok(bytes) => {
-                let mut buf = self.buf.borrow_mut();
-                buf.extend(bytes);
-                if buf.len() > HIGH_WATER && pipe.read_stop().is_ok() {
-                    self.paused.set(true);
-                }
-            }
-            Err(Error::EOF) => self.eof.set(true),
-            Err(e) => self.read_error.set(Some(e)),
-        }
-        if let Some(w) = self.read_waker.take() {
-            w.wake();
-        }
-    }
-
-    fn on_written(&self, len: usize, result: uv::Result<()>) {
-        self.queued.set(self.queued.get() - len);
-        match result {
-            Ok(()) | Err(Error::ECANCELED) => {} // ECANCELED: the pipe is closing anyway
-            Err(e) => self.write_error.set(Some(e)),
-        }
-        if let Some(w) = self.write_waker.take() {
-            w.wake();
-        }
-    }
-}
-
-/// Where `poll_close` is.
-enum Closing {
-    Open,
-    ShuttingDown(oneshot::Receiver<uv::Result<()>>),
-    Closed,
-}
-
-/// The async read/write state machine over a uv `Pipe`, shared by the child's three streams
-/// (each uses one direction).
-struct PipeStream {
-    /// `None` once closed, or while dropped gracefully.
-    pipe: Option<Pipe>,
-    io: Rc<IoState>,
-    closing: Closing,
-}
-
-impl PipeStream {
-    fn new(pipe: Pipe) -> PipeStream {
-        PipeStream {
-            pipe: Some(pipe),
-            io: Rc::default(),
-            closing: Closing::Open,
-        }
-    }
-
-    fn poll_read(&mut self, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<io::Result<usize>> {
-        let io = &self.io;
-        if let (false, Some(pipe)) = (io.reading.get(), &self.pipe) {
-            let state = io.clone();
-            io.reading.set(true);
-            if let Err(e) = pipe.read_start(move |p, data| state.on_read(p, data)) {
-                io.eof.set(true); // reported once, as a read error
-                return Poll::Ready(Err(e.into()));
-            }
-        }
-        let n = io.buf.borrow_mut().read(out)?;
-        if n > 0 || out.is_empty() {
-            if io.paused.get() && io.buf.borrow().len() <= HIGH_WATER / 2 {
-                let resumed = self.pipe.as_ref().is_some_and(|p| p.read_resume().is_ok());
-                io.paused.set(!resumed);
-            }
-            return Poll::Ready(Ok(n));
-        }
-        if let Some(e) = io.read_error.take() {
-            io.eof.set(true); // an error is reported once; then end of stream
-            return Poll::Ready(Err(e.into()));
-        }
-        if io.eof.get() || self.pipe.is_none() {
-            return Poll::Ready(Ok(0));
-        }
-        io.read_waker.set(Some(cx.waker().clone()));
-        Poll::Pending
-    }
-
-    fn writable(&self) -> io::Result<&Pipe> {
-        if let Some(e) = self.io.write_error.take() {
-            return Err(e.into());
-        }
-        match (&self.pipe, &self.closing) {
-            (Some(pipe), Closing::Open) => Ok(pipe),
-            _ => Err(io::ErrorKind::BrokenPipe.into()),
-        }
-    }
-
-    fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        let pipe = self.writable()?;
-        let io = &self.io;
-        if data.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        if io.queued.get() >= HIGH_WATER {
-            io.write_waker.set(Some(cx.waker().clone()));
-            return Poll::Pending;
-        }
-        match pipe.try_write(data) {
-            Err(Error::EAGAIN) => {}
-            done => return Poll::Ready(Ok(done?)),
-        }
-        let n = data.len().min(HIGH_WATER - io.queued.get());
-        let state = io.clone();
-        pipe.write(data[..n].to_vec(), move |_, r| state.on_written(n, r))?;
-        io.queued.set(io.queued.get() + n);
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(e) = self.io.write_error.take() {
-            return Poll::Ready(Err(e.into()));
-        }
-        if self.io.queued.get() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        self.io.write_waker.set(Some(cx.waker().clone()));
-        Poll::Pending
-    }
-
-    /// Shuts the write side down once queued writes are done, then closes the pipe.
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            match &mut self.closing {
-                Closing::Open => {
-                    let Some(pipe) = &self.pipe else {
-                        self.closing = Closing::Closed;
-                        continue;
-                    };
-                    let (tx, rx) = oneshot::channel();
-                    let started = pipe.shutdown(move |p, r| {
-                        p.close();
-                        let _ = tx.send(r);
-                    });
-                    if let Err(e) = started {
-                        self.pipe = None;
-                        self.closing = Closing::Closed;
-                        return Poll::Ready(Err(e.into()));
-                    }
-                    self.closing = Closing::ShuttingDown(rx);
-                }
-                Closing::ShuttingDown(rx) => {
-                    let r = std::task::ready!(Pin::new(rx).poll(cx));
-                    self.pipe = None;
-                    self.closing = Closing::Closed;
-                    let queued_error = self.io.write_error.take().map_or(Ok(()), Err);
-                    let r = r.unwrap_or(Err(Error::ECANCELED)).and(queued_error);
-                    return Poll::Ready(r.map_err(io::Error::from));
-                }
-                Closing::Closed => return Poll::Ready(Ok(())),
-            }
-        }
-    }
-}
-
-impl Drop for PipeStream {
-    /// With writes still queued (or a shutdown under way), lets them finish, then shuts down
-    /// and closes the pipe: the handle lives on, detached, until then.
-    fn drop(&mut self) {
-        let Some(pipe) = self.pipe.take() else { return };
-        let graceful = match self.closing {
-            Closing::ShuttingDown(_) => true, // its callback closes the pipe
-            Closing::Open => self.io.queued.get() > 0 && pipe.shutdown(|p, _| p.close()).is_ok(),
-            Closing::Closed => false,
-        };
-        if graceful {
-            pipe.detach();
-        }
-    }
-}
-
 macro_rules! reader {
     ($name:ident, $what:literal) => {
         #[doc = concat!("The child's ", $what, ", when piped: a `futures::io::AsyncRead`.")]
         ///
-        /// Reading starts on the first read and goes on in the background: libuv reads into
-        /// the loop's read buffer, the read callback copies the bytes into this stream's own
-        /// buffer, and a read copies them from there into the caller's buffer. The own buffer
-        /// holds up to about 1 MiB: past that, reading stops (the child then blocks on a full
-        /// pipe) until reads have drained it below half. End of stream reads `Ok(0)`; a read
-        /// error is returned once, then reads give `Ok(0)`. Dropping it closes the pipe.
+        /// Reading starts on the first read and goes on in the background, straight into
+        /// this stream's own buffer; a read copies from there into the caller's buffer
+        /// (`AsyncBufRead`'s `fill_buf` lends it instead). Past
+        /// [`READ_HIGH`](super::READ_HIGH) bytes unread, reading stops (the child then blocks
+        /// on a full pipe) until they are taken. End of stream reads `Ok(0)`; a read error is
+        /// returned once, then reads give `Ok(0)`. Dropping it closes the pipe.
         ///
         /// # Examples
         ///
@@ -262,25 +62,35 @@ macro_rules! reader {
         /// A read future (such as `AsyncReadExt::read`) is cancel safe: bytes leave the
         /// internal buffer only when a read returns them.
         pub struct $name {
-            inner: PipeStream,
+            inner: AsyncStream<Pipe>,
         }
 
         impl AsyncRead for $name {
             fn poll_read(
-                self: Pin<&mut Self>,
+                mut self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                self.get_mut().inner.poll_read(cx, buf)
+                Pin::new(&mut self.inner).poll_read(cx, buf)
+            }
+        }
+
+        impl AsyncBufRead for $name {
+            fn poll_fill_buf(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<io::Result<&[u8]>> {
+                Pin::new(&mut self.get_mut().inner).poll_fill_buf(cx)
+            }
+
+            fn consume(mut self: Pin<&mut Self>, amt: usize) {
+                Pin::new(&mut self.inner).consume(amt)
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("buffered", &self.inner.io.buf.borrow().len())
-                    .field("eof", &self.inner.io.eof.get())
-                    .finish()
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
             }
         }
     };
@@ -293,10 +103,10 @@ reader!(ChildStderr, "standard error");
 ///
 /// `poll_write` writes what the pipe takes at once, straight from the caller's buffer; if the
 /// pipe would block, it queues a copy of (part of) the caller's bytes as a uv write request, up
-/// to about 1 MiB queued, beyond which it waits for the queue to drain. `poll_flush` waits
-/// until the queue has drained; `poll_close` shuts the pipe down once the queue is written
-/// (the child reads end of file) and closes it. A queued write that fails reports its error on
-/// the next write, flush or close.
+/// to [`WRITE_HIGH`](super::WRITE_HIGH) queued, beyond which it waits for the queue to drain.
+/// `poll_flush` waits until the queue has drained; `poll_close` shuts the pipe down once the
+/// queue is written (the child reads end of file). A queued write that fails reports its
+/// error on the next write, flush or close.
 ///
 /// Dropping it with writes still queued lets them finish in the background before shutting
 /// the pipe down (the child still gets every byte `poll_write` accepted, then end of file).
@@ -335,31 +145,31 @@ reader!(ChildStderr, "standard error");
 /// have written part of its buffer. Dropping a flush or close future loses nothing; the
 /// queued bytes are still written.
 pub struct ChildStdin {
-    inner: PipeStream,
+    inner: AsyncStream<Pipe>,
 }
 
 impl AsyncWrite for ChildStdin {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().inner.poll_write(cx, buf)
+        Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().inner.poll_flush(cx)
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().inner.poll_close(cx)
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
     }
 }
 
 impl fmt::Debug for ChildStdin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildStdin")
-            .field("queued", &self.inner.io.queued.get())
+            .field("queued", &self.inner.handle().write_queue_size())
             .finish()
     }
 }
@@ -606,7 +416,7 @@ impl Command {
             let _ = tx.send(st);
             p.close(); // also when the `Child` was dropped and the handle detached
         })?;
-        let mut streams = pipes.into_iter().map(|p| p.map(PipeStream::new));
+        let mut streams = pipes.into_iter().map(|p| p.map(AsyncStream::new));
         let mut next = || streams.next().flatten();
         Ok(Child {
             stdin: next().map(|inner| ChildStdin { inner }),

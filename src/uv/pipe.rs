@@ -79,6 +79,9 @@ impl StreamHandle for Pipe {
     fn wrap(owned: Owned<StreamState<Pipe>>) -> Pipe {
         Pipe(owned)
     }
+    fn into_owned(self) -> Owned<StreamState<Pipe>> {
+        self.0
+    }
     fn new_peer(&self) -> Result<Pipe> {
         Pipe::new(&self.loop_handle(), self.0.state().ipc)
     }

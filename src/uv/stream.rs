@@ -3,10 +3,12 @@
 //!
 //! Reads land in one buffer per loop (reads are sequential on a loop thread: libuv asks for a
 //! buffer, reads into it and calls back before anything else runs), lent to the read callback as
-//! a `&[u8]`; no allocation per read. Write requests are pooled per stream and keep the written
+//! a `&[u8]`; no allocation per read. A stream can instead read into its own buffer
+//! ([`read_start_owned`]), which the async layer swaps out whole: the bytes are then copied
+//! once, by the kernel. Write requests are pooled per stream and keep the written
 //! buffers alive until their callback; a caller that wants no request at all uses `try_write`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::raw::c_int;
 
@@ -20,10 +22,20 @@ use super::req::{ReqMem, ReqOwner, from_data, into_data};
 
 type ReadCb<H> = dyn FnMut(&H, Result<&[u8]>);
 type ConnectionCb<H> = dyn FnMut(&H, Result<()>);
+type CountCb<H> = dyn FnMut(&H, Result<usize>);
+
+/// Free space offered to libuv for each read into a stream's own buffer.
+const OWN_READ_CHUNK: usize = 64 * 1024;
 
 /// Per-stream state, generic over the public handle type so callbacks get `&Tcp` or `&Pipe`.
 pub(crate) struct StreamState<H: 'static> {
     read_cb: Callback<ReadCb<H>>,
+    /// The callback of reads into `inbuf` (`read_start_owned`).
+    count_cb: Callback<CountCb<H>>,
+    /// The stream's own read buffer, when reading with `read_start_owned`.
+    inbuf: RefCell<Vec<u8>>,
+    /// Reads go to `inbuf` rather than to the loop's buffer.
+    owned_mode: Cell<bool>,
     connection_cb: Callback<ConnectionCb<H>>,
     pub(crate) write_pool: ReqPool<H, uv_write_t>,
     /// Pipes only: whether the pipe passes handles (IPC).
@@ -40,6 +52,9 @@ impl<H> StreamState<H> {
     pub(crate) fn new(ipc: bool) -> Self {
         StreamState {
             read_cb: Callback::empty(),
+            count_cb: Callback::empty(),
+            inbuf: RefCell::new(Vec::new()),
+            owned_mode: Cell::new(false),
             connection_cb: Callback::empty(),
             write_pool: ReqPool::new(),
             ipc,
@@ -55,6 +70,7 @@ impl<H: StreamHandle> State for StreamState<H> {
 
     fn clear(&self) {
         self.read_cb.clear();
+        self.count_cb.clear();
         self.connection_cb.clear();
         self.write_pool.clear();
         drop(self.keep_fd.take());
@@ -63,13 +79,20 @@ impl<H: StreamHandle> State for StreamState<H> {
 }
 
 /// What the generic stream code needs from a public stream type.
-pub(crate) trait StreamHandle: Sized + 'static {
+pub(crate) trait StreamHandle: Sized + Unpin + 'static {
     /// The libuv struct: `uv_tcp_t`, `uv_pipe_t`, `uv_tty_t`.
     type Raw;
     fn owned(&self) -> &Owned<StreamState<Self>>;
     fn wrap(owned: Owned<StreamState<Self>>) -> Self;
     /// A fresh, unconnected handle of the same kind on the same loop (for `accept`).
     fn new_peer(&self) -> Result<Self>;
+    /// The owned handle, for `detach`.
+    fn into_owned(self) -> Owned<StreamState<Self>>;
+}
+
+/// Lets the stream live on without an owner (see `detach` on the public types).
+pub(crate) fn detach<H: StreamHandle>(h: H) {
+    h.into_owned().detach();
 }
 
 fn stream<H: StreamHandle>(h: &H) -> Result<*mut uv_stream_t> {
@@ -106,27 +129,128 @@ pub(crate) fn read_start<H: StreamHandle>(
     h: &H,
     cb: impl FnMut(&H, Result<&[u8]>) + 'static,
 ) -> Result<()> {
-    start_reading(h)?;
+    start_reading(h, false)?;
     // Installed only once libuv accepted the start: a refused start keeps the old one.
     let state = h.owned().state();
     state.read_cb.set(Box::new(cb));
+    state.count_cb.clear();
+    state.has_read_cb.set(true);
+    Ok(())
+}
+
+/// Starts reading into the stream's own buffer: `cb` gets the number of bytes each read
+/// appended (or the error, `Error::EOF` at the end); [`swap_read_buffer`] takes them.
+pub(crate) fn read_start_owned<H: StreamHandle>(
+    h: &H,
+    cb: impl FnMut(&H, Result<usize>) + 'static,
+) -> Result<()> {
+    start_reading(h, true)?;
+    let state = h.owned().state();
+    state.count_cb.set(Box::new(cb));
+    state.read_cb.clear();
     state.has_read_cb.set(true);
     Ok(())
 }
 
 pub(crate) fn read_resume<H: StreamHandle>(h: &H) -> Result<()> {
-    if !h.owned().state().has_read_cb.get() {
+    let state = h.owned().state();
+    if !state.has_read_cb.get() {
         return Err(Error::EINVAL);
     }
-    start_reading(h)
+    start_reading(h, state.owned_mode.get())
 }
 
-fn start_reading<H: StreamHandle>(h: &H) -> Result<()> {
+fn start_reading<H: StreamHandle>(h: &H, owned_mode: bool) -> Result<()> {
     let raw = stream(h)?;
-    // SAFETY: `raw` is an open stream; the callbacks match the handle's type.
-    check(unsafe { uv_read_start(raw, Some(alloc_read_buffer), Some(on_read::<H>)) })?;
-    h.owned().state().reading.set(true);
+    let rc = if owned_mode {
+        // SAFETY: `raw` is an open stream made by `H`; the callbacks match its type.
+        unsafe { uv_read_start(raw, Some(alloc_own::<H>), Some(on_read_own::<H>)) }
+    } else {
+        // SAFETY: `raw` is an open stream; the callbacks match the handle's type.
+        unsafe { uv_read_start(raw, Some(alloc_read_buffer), Some(on_read::<H>)) }
+    };
+    check(rc)?;
+    let state = h.owned().state();
+    state.reading.set(true);
+    state.owned_mode.set(owned_mode);
     Ok(())
+}
+
+/// The alloc callback of reads into a stream's own buffer: its spare capacity.
+unsafe extern "C" fn alloc_own<H: StreamHandle>(
+    raw: *mut uv_handle_t,
+    _suggested: usize,
+    buf: *mut uv_buf_t,
+) {
+    // SAFETY: libuv calls this only for open streams made by `H`; no user code runs here.
+    let owned = unsafe { Owned::<StreamState<H>>::borrow(raw) };
+    let (base, len) = match owned.state().inbuf.try_borrow_mut() {
+        Ok(mut v) => {
+            v.reserve(OWN_READ_CHUNK);
+            let spare = v.spare_capacity_mut();
+            (spare.as_mut_ptr().cast::<u8>(), spare.len())
+        }
+        Err(_) => (std::ptr::null_mut(), 0), // libuv reports ENOBUFS
+    };
+    // SAFETY: `buf` points to the uv_buf_t libuv asks us to fill.
+    unsafe {
+        *buf = uv_buf_t {
+            base: base.cast(),
+            len,
+        }
+    };
+}
+
+unsafe extern "C" fn on_read_own<H: StreamHandle>(
+    raw: *mut uv_stream_t,
+    n: isize,
+    buf: *const uv_buf_t,
+) {
+    if n == 0 {
+        return; // EAGAIN: nothing read
+    }
+    // SAFETY: `buf` is the buffer `alloc_own` gave (or null on some errors).
+    let base = unsafe { buf.as_ref() }.map_or(std::ptr::null(), |b| b.base.cast_const().cast());
+    // SAFETY: libuv calls this only for open streams made by `H`.
+    unsafe {
+        dispatch(raw.cast(), H::wrap, |h| {
+            let owned = h.owned();
+            let state = owned.state();
+            let r = if n < 0 {
+                state.reading.set(false); // libuv stopped reading (EOF or error)
+                Err(Error::from_raw(n as i32))
+            } else {
+                commit_own_read(&mut state.inbuf.borrow_mut(), base, n as usize)
+            };
+            state.count_cb.call(owned.core(), |f| f(h, r));
+        })
+    }
+}
+
+/// Counts the `n` bytes libuv read at `base` into `v`'s spare capacity as part of `v`.
+fn commit_own_read(v: &mut Vec<u8>, base: *const u8, n: usize) -> Result<usize> {
+    let spare = v.spare_capacity_mut();
+    if base != spare.as_ptr().cast::<u8>() || n > spare.len() {
+        return Err(Error::ENOBUFS); // not the buffer we lent: cannot happen
+    }
+    // SAFETY: libuv wrote `n` bytes at the start of the spare capacity `alloc_own` lent it
+    // (checked above); nothing touched the vector between the alloc and the read callbacks.
+    unsafe { v.set_len(v.len() + n) };
+    Ok(n)
+}
+
+/// Exchanges the stream's own read buffer with `other` (whole, no copy): the bytes read so far
+/// go to the caller, and `other` (emptied first, its capacity kept) takes the next reads.
+pub(crate) fn swap_read_buffer<H: StreamHandle>(h: &H, other: &mut Vec<u8>) {
+    other.clear();
+    if let Ok(mut v) = h.owned().state().inbuf.try_borrow_mut() {
+        std::mem::swap(&mut *v, other);
+    }
+}
+
+/// How many bytes wait in the stream's own read buffer.
+pub(crate) fn read_buffer_len<H: StreamHandle>(h: &H) -> usize {
+    h.owned().state().inbuf.try_borrow().map_or(0, |v| v.len())
 }
 
 pub(crate) fn read_stop<H: StreamHandle>(h: &H) -> Result<()> {

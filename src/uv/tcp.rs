@@ -68,6 +68,9 @@ impl StreamHandle for Tcp {
     fn wrap(owned: Owned<StreamState<Tcp>>) -> Tcp {
         Tcp(owned)
     }
+    fn into_owned(self) -> Owned<StreamState<Tcp>> {
+        self.0
+    }
     fn new_peer(&self) -> Result<Tcp> {
         Tcp::new(&self.loop_handle())
     }

@@ -47,6 +47,9 @@ impl StreamHandle for Tty {
     fn wrap(owned: Owned<StreamState<Tty>>) -> Tty {
         Tty(owned)
     }
+    fn into_owned(self) -> Owned<StreamState<Tty>> {
+        self.0
+    }
     fn new_peer(&self) -> Result<Tty> {
         Err(Error::ENOTSUP) // terminals do not listen
     }

@@ -30,13 +30,14 @@ pub const READ_BUF: usize = 256 * 1024;
 /// clock starts.
 const BACKLOG: i32 = 1024;
 
-pub const SERVERS: &[&str] = &["async", "callback", "tokio"];
+pub const SERVERS: &[&str] = &["async", "async-buf", "callback", "tokio"];
 
 pub fn server(kind: &str, port: Option<&str>) {
     let port = port.map_or(TEST_PORT, |p| p.parse().expect("port"));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match kind {
-        "async" => server_async(addr),
+        "async" => server_async(addr, false),
+        "async-buf" => server_async(addr, true),
         "callback" => server_callback(addr),
         "tokio" => server_tokio(addr),
         _ => crate::usage(),
@@ -45,14 +46,20 @@ pub fn server(kind: &str, port: Option<&str>) {
 
 // ---- rsuv::rt: a task per connection ----
 
-fn server_async(addr: SocketAddr) {
+/// `lend`: echo with `AsyncBufRead` (write straight from the stream's buffer, no copy) instead
+/// of `read` into the task's buffer.
+fn server_async(addr: SocketAddr, lend: bool) {
     let rt = rsuv::rt::Runtime::new().unwrap();
     rt.block_on(async {
         let listener = rsuv::rt::TcpListener::bind(addr).unwrap();
         notify_parent_process();
         loop {
             let (conn, _) = listener.accept().await.unwrap();
-            rsuv::rt::spawn_local(echo_async(conn)).detach();
+            if lend {
+                rsuv::rt::spawn_local(echo_async_buf(conn)).detach();
+            } else {
+                rsuv::rt::spawn_local(echo_async(conn)).detach();
+            }
         }
     })
 }
@@ -75,6 +82,30 @@ async fn echo_async(mut conn: rsuv::rt::TcpStream) {
         }
     }
     let _ = conn.close().await; // EOF to the client, as echo-server.c's uv_shutdown
+}
+
+async fn echo_async_buf(conn: rsuv::rt::TcpStream) {
+    use futures::AsyncBufReadExt;
+    conn.set_nodelay(true).unwrap();
+    let (mut r, mut w) = conn.into_split();
+    loop {
+        let n = match r.fill_buf().await {
+            Ok([]) => break,
+            Ok(data) => match w.write_all(data).await {
+                Ok(()) => data.len(),
+                Err(e) => {
+                    eprintln!("echo_server async-buf: write: {e}");
+                    return;
+                }
+            },
+            Err(e) => {
+                eprintln!("echo_server async-buf: read: {e}");
+                return;
+            }
+        };
+        r.consume_unpin(n);
+    }
+    let _ = w.close().await;
 }
 
 // ---- tokio, current-thread runtime: the same logic ----
