@@ -52,6 +52,7 @@
 //! ```
 
 pub mod rt;
+pub mod tls;
 pub mod uv;
 
 pub use uv::*;

@@ -1,0 +1,281 @@
+//! The OpenSSL engine over two memory BIOs. Every openssl-sys call the session makes is here.
+//!
+//! The read BIO holds ciphertext fed from the transport, the write BIO collects what OpenSSL
+//! wants sent. Both are plain `BIO_s_mem` buffers owned by the `SSL` (freed by `SSL_free`); an
+//! empty read BIO answers "retry", so OpenSSL reports `SSL_ERROR_WANT_READ` instead of EOF.
+
+use std::ffi::{c_int, c_long, c_void};
+use std::ptr;
+
+use foreign_types::ForeignTypeRef;
+use openssl::error::ErrorStack;
+use openssl::ssl::{Ssl, SslRef};
+use openssl_sys as ffi;
+
+// OpenSSL 3 functions that openssl-sys does not declare.
+unsafe extern "C" {
+    fn BIO_ctrl_pending(b: *mut ffi::BIO) -> usize;
+    fn SSL_key_update(s: *mut ffi::SSL, updatetype: c_int) -> c_int;
+    fn SSL_get_key_update_type(s: *const ffi::SSL) -> c_int;
+    fn SSL_renegotiate(s: *mut ffi::SSL) -> c_int;
+    fn SSL_in_init(s: *const ffi::SSL) -> c_int;
+    fn SSL_set_options(s: *mut ffi::SSL, op: u64) -> u64;
+    fn SSL_clear_options(s: *mut ffi::SSL, op: u64) -> u64;
+}
+
+const SSL_KEY_UPDATE_NONE: c_int = -1;
+const SSL_KEY_UPDATE_NOT_REQUESTED: c_int = 0;
+const SSL_KEY_UPDATE_REQUESTED: c_int = 1;
+/// `SSL_OP_NO_RENEGOTIATION`.
+const OP_NO_RENEGOTIATION: u64 = 1 << 30;
+/// Largest amount handed to one `BIO_read`/`BIO_write` (they take an `int`).
+const MAX_BIO_IO: usize = 1 << 30;
+
+/// What an engine call did.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// The call completed; for reads and writes, this many bytes.
+    Done(usize),
+    /// OpenSSL needs more ciphertext.
+    WantRead,
+    /// The peer's `close_notify` was read (`SSL_ERROR_ZERO_RETURN`).
+    PeerClosed,
+    /// A fatal error, with OpenSSL's error stack (empty for an unexpected EOF).
+    Failed(ErrorStack),
+}
+
+/// An `SSL` with a memory BIO on each side.
+pub(crate) struct Engine {
+    ssl: Ssl,
+    rbio: *mut ffi::BIO,
+    wbio: *mut ffi::BIO,
+}
+
+// SAFETY: the two BIO pointers belong to the `SSL`, which this `Engine` owns exclusively (an
+// `Ssl` is `Send`); nothing else refers to them, so moving the whole to another thread is sound.
+unsafe impl Send for Engine {}
+
+impl Engine {
+    /// Attaches fresh memory BIOs to `ssl` and sets the modes the session relies on.
+    pub(crate) fn new(ssl: Ssl) -> Result<Engine, ErrorStack> {
+        let rbio = new_mem_bio()?;
+        let wbio = match new_mem_bio() {
+            Ok(b) => b,
+            Err(e) => {
+                // SAFETY: `rbio` was just created by us and is not attached to anything.
+                unsafe { ffi::BIO_free_all(rbio) };
+                return Err(e);
+            }
+        };
+        let ssl_ptr = ssl.as_ptr();
+        // SAFETY: `ssl_ptr` is a live SSL; SSL_set_bio takes ownership of both fresh BIOs.
+        // SSL_set_mode (SSL_ctrl) only sets flags on that SSL.
+        unsafe {
+            ffi::SSL_set_bio(ssl_ptr, rbio, wbio);
+            let mode = ffi::SSL_MODE_ENABLE_PARTIAL_WRITE
+                | ffi::SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                | ffi::SSL_MODE_AUTO_RETRY;
+            ffi::SSL_ctrl(ssl_ptr, ffi::SSL_CTRL_MODE, mode, ptr::null_mut());
+        }
+        Ok(Engine { ssl, rbio, wbio })
+    }
+
+    /// The `SSL`, for the safe openssl API.
+    pub(crate) fn ssl(&self) -> &SslRef {
+        &self.ssl
+    }
+
+    /// Appends ciphertext from the transport to the read BIO.
+    pub(crate) fn push_input(&mut self, mut data: &[u8]) -> Result<(), ErrorStack> {
+        while !data.is_empty() {
+            let n = data.len().min(MAX_BIO_IO);
+            clear_errors();
+            // SAFETY: `rbio` is a live memory BIO owned by our SSL; `data` is valid for `n` bytes.
+            let rc = unsafe { ffi::BIO_write(self.rbio, data.as_ptr().cast(), n as c_int) };
+            if rc <= 0 {
+                return Err(ErrorStack::get());
+            }
+            data = &data[rc as usize..];
+        }
+        Ok(())
+    }
+
+    /// Ciphertext fed but not yet consumed by OpenSSL.
+    pub(crate) fn input_pending(&self) -> usize {
+        // SAFETY: `rbio` is a live BIO owned by our SSL.
+        unsafe { BIO_ctrl_pending(self.rbio) }
+    }
+
+    /// Moves everything in the write BIO to the end of `out`, straight into its spare capacity.
+    pub(crate) fn drain_output(&mut self, out: &mut Vec<u8>) {
+        loop {
+            // SAFETY: `wbio` is a live BIO owned by our SSL.
+            let pending = unsafe { BIO_ctrl_pending(self.wbio) }.min(MAX_BIO_IO);
+            if pending == 0 {
+                return;
+            }
+            out.reserve(pending);
+            let spare = out.spare_capacity_mut();
+            // SAFETY: `spare` has room for at least `pending` bytes; BIO_read writes at most that.
+            let rc =
+                unsafe { ffi::BIO_read(self.wbio, spare.as_mut_ptr().cast(), pending as c_int) };
+            if rc <= 0 {
+                return;
+            }
+            // SAFETY: BIO_read initialised the first `rc` bytes of the spare capacity.
+            unsafe { out.set_len(out.len() + rc as usize) };
+        }
+    }
+
+    /// `SSL_do_handshake`.
+    pub(crate) fn handshake(&mut self) -> Step {
+        clear_errors();
+        // SAFETY: a live SSL with BIOs attached.
+        let rc = unsafe { ffi::SSL_do_handshake(self.ssl.as_ptr()) };
+        self.step(rc, 0)
+    }
+
+    /// `SSL_read_ex` of at most `max` bytes, appended to `buf` (in its spare capacity).
+    pub(crate) fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> Step {
+        buf.reserve(max);
+        let spare = buf.spare_capacity_mut();
+        let mut n = 0usize;
+        clear_errors();
+        // SAFETY: `spare` has room for `max` bytes, SSL_read_ex writes at most that and reports
+        // how many in `n`.
+        let rc =
+            unsafe { ffi::SSL_read_ex(self.ssl.as_ptr(), spare.as_mut_ptr().cast(), max, &mut n) };
+        if rc == 1 {
+            // SAFETY: SSL_read_ex initialised `n` bytes of the spare capacity.
+            unsafe { buf.set_len(buf.len() + n) };
+        }
+        self.step(rc, n)
+    }
+
+    /// `SSL_write_ex` of `data` (one call: with partial writes enabled, one record or fewer).
+    pub(crate) fn write(&mut self, data: &[u8]) -> Step {
+        let mut n = 0usize;
+        clear_errors();
+        // SAFETY: `data` is valid for its length; SSL_write_ex reads at most that.
+        let rc = unsafe {
+            ffi::SSL_write_ex(
+                self.ssl.as_ptr(),
+                data.as_ptr().cast::<c_void>(),
+                data.len(),
+                &mut n,
+            )
+        };
+        self.step(rc, n)
+    }
+
+    /// `SSL_shutdown`: queues our `close_notify`.
+    pub(crate) fn shutdown(&mut self) -> Step {
+        clear_errors();
+        // SAFETY: a live SSL with BIOs attached.
+        let rc = unsafe { ffi::SSL_shutdown(self.ssl.as_ptr()) };
+        if rc >= 0 {
+            Step::Done(0)
+        } else {
+            self.step(rc, 0)
+        }
+    }
+
+    /// `SSL_key_update`: schedules a KeyUpdate, written by the next [`handshake`](Self::handshake).
+    pub(crate) fn key_update(&mut self, update_requested: bool) -> Result<(), ErrorStack> {
+        let kind = if update_requested {
+            SSL_KEY_UPDATE_REQUESTED
+        } else {
+            SSL_KEY_UPDATE_NOT_REQUESTED
+        };
+        clear_errors();
+        // SAFETY: a live SSL; SSL_key_update only schedules a message.
+        if unsafe { SSL_key_update(self.ssl.as_ptr(), kind) } != 1 {
+            return Err(ErrorStack::get());
+        }
+        Ok(())
+    }
+
+    /// Whether a KeyUpdate (e.g. the reply the peer requested) is waiting to be written.
+    pub(crate) fn key_update_pending(&self) -> bool {
+        // SAFETY: a live SSL; a plain getter.
+        unsafe { SSL_get_key_update_type(self.ssl.as_ptr()) != SSL_KEY_UPDATE_NONE }
+    }
+
+    /// `SSL_renegotiate` (TLS 1.2): schedules a HelloRequest (server) or ClientHello (client),
+    /// written by the next [`handshake`](Self::handshake).
+    ///
+    /// Our servers carry `SSL_OP_NO_RENEGOTIATION` (refusing client-initiated renegotiation),
+    /// which also stops `SSL_renegotiate`; it is lifted for the call and restored right after.
+    /// The renegotiation already started is unaffected: OpenSSL only checks the option for a
+    /// ClientHello it did not ask for.
+    pub(crate) fn renegotiate(&mut self) -> Result<(), ErrorStack> {
+        let ssl = self.ssl.as_ptr();
+        clear_errors();
+        // SAFETY: a live SSL; these calls only change its options and schedule a handshake.
+        let ok = unsafe {
+            let old = SSL_clear_options(ssl, OP_NO_RENEGOTIATION);
+            let ok = SSL_renegotiate(ssl) == 1;
+            SSL_set_options(ssl, old & OP_NO_RENEGOTIATION);
+            ok
+        };
+        if !ok {
+            return Err(ErrorStack::get());
+        }
+        Ok(())
+    }
+
+    /// Whether a handshake (the first one or a renegotiation) is in progress.
+    pub(crate) fn in_init(&self) -> bool {
+        // SAFETY: a live SSL; a plain getter.
+        unsafe { SSL_in_init(self.ssl.as_ptr()) != 0 }
+    }
+
+    /// Marks the connection as shut down both ways, so that `SSL_free` does not retire its
+    /// session (it does for connections closed without `close_notify`).
+    pub(crate) fn keep_session(&mut self) {
+        // SAFETY: a live SSL; SSL_set_shutdown only sets its shutdown flags.
+        unsafe {
+            ffi::SSL_set_shutdown(
+                self.ssl.as_ptr(),
+                ffi::SSL_SENT_SHUTDOWN | ffi::SSL_RECEIVED_SHUTDOWN,
+            )
+        };
+    }
+
+    fn step(&self, rc: c_int, n: usize) -> Step {
+        if rc > 0 {
+            return Step::Done(n);
+        }
+        // SAFETY: a live SSL; `rc` is the return value of the call just made on it.
+        let code = unsafe { ffi::SSL_get_error(self.ssl.as_ptr(), rc) };
+        match code {
+            ffi::SSL_ERROR_WANT_READ | ffi::SSL_ERROR_WANT_WRITE => Step::WantRead,
+            ffi::SSL_ERROR_ZERO_RETURN => Step::PeerClosed,
+            _ => Step::Failed(ErrorStack::get()),
+        }
+    }
+}
+
+fn new_mem_bio() -> Result<*mut ffi::BIO, ErrorStack> {
+    // SAFETY: BIO_s_mem returns a static method table; BIO_new allocates a BIO or returns null.
+    let bio = unsafe { ffi::BIO_new(ffi::BIO_s_mem()) };
+    if bio.is_null() {
+        return Err(ErrorStack::get());
+    }
+    // SAFETY: a fresh memory BIO; an eof value of -1 makes an empty BIO ask to retry.
+    unsafe {
+        ffi::BIO_ctrl(
+            bio,
+            ffi::BIO_C_SET_BUF_MEM_EOF_RETURN,
+            -1 as c_long,
+            ptr::null_mut(),
+        )
+    };
+    Ok(bio)
+}
+
+/// Empties this thread's OpenSSL error queue, so that a failure reports only its own errors.
+fn clear_errors() {
+    // SAFETY: ERR_clear_error only touches this thread's error queue.
+    unsafe { ffi::ERR_clear_error() };
+}

@@ -1,0 +1,31 @@
+//! TLS over memory buffers: OpenSSL sessions that know nothing of sockets.
+//!
+//! A [`TlsContext`] holds the configuration (certificates, trust, ALPN, SNI, versions, the
+//! client's session cache) and is shared by many [`TlsSession`]s. A session is a sans-IO state
+//! machine in the style of rustls: the caller feeds it ciphertext from any transport and sends
+//! what it outputs; it never blocks, never touches a socket, and reports what happened as
+//! [`Event`]s. OpenSSL runs over two memory BIOs. The stream over `uv::Tcp` is built on this.
+//!
+//! # Examples
+//!
+//! ```
+//! use rsuv::tls::{State, TlsContext, TlsSession};
+//! let ctx = TlsContext::client().system_roots(false).build()?;
+//! let session = TlsSession::client(&ctx, "example.com")?;
+//! assert_eq!(session.state(), State::Handshaking);
+//! assert!(session.has_output()); // the ClientHello, ready to send
+//! # Ok::<(), rsuv::tls::TlsError>(())
+//! ```
+
+mod bio;
+mod buffer;
+mod context;
+mod error;
+mod event;
+mod session;
+mod verify;
+
+pub use context::{ClientAuth, ClientBuilder, ServerBuilder, TlsContext, Version};
+pub use error::TlsError;
+pub use event::{Event, HandshakeInfo, State};
+pub use session::TlsSession;
