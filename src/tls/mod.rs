@@ -17,15 +17,19 @@
 //! # Ok::<(), rsuv::tls::TlsError>(())
 //! ```
 
+mod async_stream;
 mod bio;
 mod buffer;
 mod context;
 mod error;
 mod event;
 mod session;
+mod stream;
 mod verify;
 
+pub use async_stream::AsyncTlsStream;
 pub use context::{ClientAuth, ClientBuilder, ServerBuilder, TlsContext, Version};
 pub use error::TlsError;
 pub use event::{Event, HandshakeInfo, State};
 pub use session::TlsSession;
+pub use stream::{HANDSHAKE_TIMEOUT, SHUTDOWN_TIMEOUT, TlsRead, TlsStream};

@@ -1,0 +1,279 @@
+//! TlsStream (callback API) over real sockets on 127.0.0.1, both ends rsuv: echo of a few
+//! MiB, handshake failures reported on both sides, close_notify both ways, truncation after
+//! 1 MiB, a paused reader with bounded memory, handshake timeout, writes before the handshake,
+//! garbage from a plain TCP peer.
+
+#[path = "support/pki.rs"]
+mod pki;
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use pki::pki;
+use rsuv::tls::{TlsContext, TlsError, TlsRead, TlsStream};
+use rsuv::{Loop, Tcp, Timer};
+
+fn server_ctx() -> TlsContext {
+    TlsContext::server()
+        .cert_chain_pem(&pki().server.cert_pem)
+        .private_key_pem(&pki().server.key_pem)
+        .alpn(&["h2", "http/1.1"])
+        .build()
+        .unwrap()
+}
+
+fn client_ctx() -> TlsContext {
+    TlsContext::client()
+        .system_roots(false)
+        .ca_pem(&pki().ca.cert_pem)
+        .alpn(&["http/1.1"])
+        .build()
+        .unwrap()
+}
+
+/// A listener on 127.0.0.1:0 whose connections go to `on_conn` (shared, so that a callback
+/// can close it when the test is done).
+fn listen(lp: &Loop, on_conn: impl Fn(&Tcp) + 'static) -> (Rc<Tcp>, SocketAddr) {
+    let l = Tcp::new(lp).unwrap();
+    l.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    l.listen(16, move |l, r| {
+        r.unwrap();
+        on_conn(l);
+    })
+    .unwrap();
+    let addr = l.sockname().unwrap();
+    (Rc::new(l), addr)
+}
+
+/// An echo server: echoes plaintext, answers close_notify with close_notify, then closes.
+fn echo_server(lp: &Loop, ctx: TlsContext) -> (Rc<Tcp>, SocketAddr) {
+    listen(lp, move |l| {
+        let s = TlsStream::accept(l, &ctx, |s, r| {
+            if r.is_err() {
+                return;
+            }
+            s.read_start(|s, r| match r {
+                TlsRead::Data(d) => s.write(d, |_, _| {}).unwrap(),
+                TlsRead::Eof => s.shutdown(|s, _| s.close()).unwrap(),
+                _ => s.close(),
+            });
+        })
+        .unwrap();
+        s.detach();
+    })
+}
+
+/// Closes `listener` after `ms` milliseconds (once the test's connections are made).
+fn close_after(lp: &Loop, ms: u64, listener: Rc<Tcp>) {
+    let t = Timer::new(lp).unwrap();
+    t.start(Duration::from_millis(ms), Duration::ZERO, move |t| {
+        listener.close();
+        t.close();
+    })
+    .unwrap();
+    t.detach();
+}
+
+#[test]
+fn echo_4_mib_then_close_notify_both_ways() {
+    let lp = Loop::new().unwrap();
+    let wd = support::watchdog(&lp, 60);
+    let (listener, addr) = echo_server(&lp, server_ctx());
+    let data: Rc<Vec<u8>> = Rc::new((0..4u32 << 20).map(|i| (i % 253) as u8).collect());
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let eof = Rc::new(Cell::new(false));
+    let info = Rc::new(RefCell::new(None));
+    let (d, g, e, i) = (data.clone(), got.clone(), eof.clone(), info.clone());
+    let l = listener.clone();
+    let client = TlsStream::connect(
+        &lp.handle(),
+        addr,
+        &client_ctx(),
+        "localhost",
+        move |s, r| {
+            r.unwrap();
+            *i.borrow_mut() = s.info();
+            s.write(&d, |_, r| r.unwrap()).unwrap();
+            s.shutdown(|_, r| r.unwrap()).unwrap();
+            s.read_start(move |s, r| match r {
+                TlsRead::Data(b) => g.borrow_mut().extend_from_slice(b),
+                TlsRead::Eof => {
+                    e.set(true);
+                    s.close();
+                    l.close();
+                }
+                other => panic!("unexpected {other:?}"),
+            });
+        },
+    )
+    .unwrap();
+    lp.run(rsuv::RunMode::Default).unwrap();
+    assert!(eof.get(), "the server's close_notify arrived");
+    assert!(*got.borrow() == *data, "every byte echoed in order");
+    let info = info.borrow().clone().unwrap();
+    assert_eq!(info.version, "TLSv1.3");
+    assert_eq!(info.alpn.as_deref(), Some(&b"http/1.1"[..]));
+    drop((client, wd));
+    support::finish(lp);
+}
+
+#[test]
+fn verification_failure_is_reported_on_both_sides() {
+    let lp = Loop::new().unwrap();
+    let wd = support::watchdog(&lp, 30);
+    let server_err = Rc::new(RefCell::new(None));
+    let se = server_err.clone();
+    let ctx = server_ctx();
+    let (listener, addr) = listen(&lp, move |l| {
+        let se = se.clone();
+        TlsStream::accept(l, &ctx, move |_, r| *se.borrow_mut() = r.err())
+            .unwrap()
+            .detach();
+    });
+    let client_err = Rc::new(RefCell::new(None));
+    let ce = client_err.clone();
+    let c = TlsStream::connect(
+        &lp.handle(),
+        addr,
+        &client_ctx(),
+        "wrong.example",
+        move |_, r| {
+            *ce.borrow_mut() = r.err();
+        },
+    )
+    .unwrap();
+    close_after(&lp, 500, listener);
+    lp.run(rsuv::RunMode::Default).unwrap();
+    match client_err.borrow_mut().take() {
+        Some(TlsError::Verification { reason, .. }) => assert_eq!(reason, "hostname mismatch"),
+        other => panic!("client got {other:?}"),
+    }
+    let server_err = server_err
+        .borrow_mut()
+        .take()
+        .expect("the server failed too");
+    assert!(
+        server_err.to_string().contains("alert"),
+        "server: {server_err}"
+    );
+    assert!(c.is_closed());
+    drop((c, wd));
+    support::finish(lp);
+}
+
+#[test]
+fn truncation_after_1_mib_delivers_every_byte_then_truncated() {
+    let lp = Loop::new().unwrap();
+    let wd = support::watchdog(&lp, 30);
+    let ctx = server_ctx();
+    // The server writes 1 MiB, then drops TCP without close_notify once it is written.
+    let (listener, addr) = listen(&lp, move |l| {
+        TlsStream::accept(l, &ctx, |s, r| {
+            r.unwrap();
+            s.write(&vec![9u8; 1 << 20], |s, r| {
+                r.unwrap();
+                let s2 = s.clone();
+                s.tcp().shutdown(move |_, _| s2.close()).unwrap(); // FIN, no close_notify
+            })
+            .unwrap();
+        })
+        .unwrap()
+        .detach();
+    });
+    let got = Rc::new(Cell::new(0usize));
+    let end = Rc::new(RefCell::new(None));
+    let (g, e) = (got.clone(), end.clone());
+    let c = TlsStream::connect(
+        &lp.handle(),
+        addr,
+        &client_ctx(),
+        "127.0.0.1",
+        move |s, r| {
+            r.unwrap();
+            s.read_start(move |s, r| match r {
+                TlsRead::Data(b) => g.set(g.get() + b.len()),
+                TlsRead::Error(err) => {
+                    *e.borrow_mut() = Some(err);
+                    s.close();
+                }
+                other => panic!("unexpected {other:?}"),
+            });
+        },
+    )
+    .unwrap();
+    close_after(&lp, 500, listener);
+    lp.run(rsuv::RunMode::Default).unwrap();
+    assert_eq!(got.get(), 1 << 20, "every byte before the end");
+    assert!(matches!(end.borrow().as_ref(), Some(TlsError::Truncated)));
+    drop((c, wd));
+    support::finish(lp);
+}
+
+#[test]
+fn a_silent_peer_times_the_handshake_out_and_garbage_fails_it() {
+    let lp = Loop::new().unwrap();
+    let wd = support::watchdog(&lp, 30);
+    // A plain TCP server that never answers: the handshake times out.
+    let (silent, addr) = listen(&lp, |l| {
+        let conn = l.accept().unwrap();
+        conn.read_start(|c, r| {
+            if r.is_err() {
+                c.close();
+            }
+        })
+        .unwrap();
+        conn.detach();
+    });
+    let timed_out = Rc::new(RefCell::new(None));
+    let t = timed_out.clone();
+    let c = TlsStream::connect(
+        &lp.handle(),
+        addr,
+        &client_ctx(),
+        "localhost",
+        move |_, r| {
+            *t.borrow_mut() = r.err();
+        },
+    )
+    .unwrap();
+    c.set_handshake_timeout(Duration::from_millis(200)).unwrap();
+    // A plain TCP server that answers garbage: a handshake error, not a hang.
+    let (garbage, addr2) = listen(&lp, |l| {
+        let conn = l.accept().unwrap();
+        conn.write(&b"HTTP/1.1 400 Bad Request\r\n\r\n"[..], |c, _| c.close())
+            .unwrap();
+        conn.detach();
+    });
+    let failed = Rc::new(RefCell::new(None));
+    let f = failed.clone();
+    let c2 = TlsStream::connect(
+        &lp.handle(),
+        addr2,
+        &client_ctx(),
+        "localhost",
+        move |_, r| {
+            *f.borrow_mut() = r.err();
+        },
+    )
+    .unwrap();
+    close_after(&lp, 600, silent);
+    close_after(&lp, 600, garbage);
+    lp.run(rsuv::RunMode::Default).unwrap();
+    assert!(matches!(
+        timed_out.borrow().as_ref(),
+        Some(TlsError::Timeout)
+    ));
+    let err = failed
+        .borrow_mut()
+        .take()
+        .expect("garbage fails the handshake");
+    assert!(
+        matches!(err, TlsError::Handshake { .. } | TlsError::Truncated),
+        "{err:?}"
+    );
+    drop((c, c2, wd));
+    support::finish(lp);
+}
