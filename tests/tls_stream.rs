@@ -277,3 +277,75 @@ fn a_silent_peer_times_the_handshake_out_and_garbage_fails_it() {
     drop((c, c2, wd));
     support::finish(lp);
 }
+
+#[test]
+fn early_writes_and_a_paused_reader_with_bounded_memory() {
+    let lp = Loop::new().unwrap();
+    let wd = support::watchdog(&lp, 60);
+    let (listener, addr) = echo_server(&lp, server_ctx());
+    const TOTAL: usize = 16 << 20;
+    let got = Rc::new(Cell::new(0usize));
+    let max_plain = Rc::new(Cell::new(0usize));
+    let written = Rc::new(Cell::new(false));
+    let c = TlsStream::connect(&lp.handle(), addr, &client_ctx(), "localhost", |_, r| {
+        r.unwrap()
+    })
+    .unwrap();
+    // Written before the connection even exists: sent right after the handshake.
+    let w = written.clone();
+    let chunk = vec![0x5Au8; 1 << 20];
+    for i in 0..16 {
+        let w = w.clone();
+        c.write(&chunk, move |_, r| {
+            r.unwrap();
+            if i == 15 {
+                w.set(true);
+            }
+        })
+        .unwrap();
+    }
+    assert!(c.write_queue_size() >= TOTAL, "queued until the handshake");
+    let (g, m, l) = (got.clone(), max_plain.clone(), listener.clone());
+    c.read_start(move |s, r| match r {
+        TlsRead::Data(b) => {
+            assert!(b.iter().all(|&x| x == 0x5A));
+            let before = g.get();
+            g.set(before + b.len());
+            let held = s.with_session(|t| Ok(t.plaintext().len())).unwrap();
+            m.set(m.get().max(held));
+            if before < TOTAL / 2 && g.get() >= TOTAL / 2 {
+                // Pause reading for 300 ms midway: the socket stops being read.
+                s.read_stop();
+                let s2 = s.clone();
+                let resume = Timer::new(&s.tcp().loop_handle()).unwrap();
+                let g2 = g.clone();
+                let l2 = l.clone();
+                resume
+                    .start(Duration::from_millis(300), Duration::ZERO, move |t| {
+                        let g3 = g2.clone();
+                        let l3 = l2.clone();
+                        s2.read_start(move |s, r| match r {
+                            TlsRead::Data(b) => {
+                                g3.set(g3.get() + b.len());
+                                if g3.get() == TOTAL {
+                                    s.close();
+                                    l3.close();
+                                }
+                            }
+                            other => panic!("{other:?}"),
+                        });
+                        t.close();
+                    })
+                    .unwrap();
+                resume.detach();
+            }
+        }
+        other => panic!("unexpected {other:?}"),
+    });
+    lp.run(rsuv::RunMode::Default).unwrap();
+    assert!(written.get(), "every early write completed");
+    assert_eq!(got.get(), TOTAL, "every byte echoed");
+    assert!(max_plain.get() <= 256 * 1024 + 16 * 1024, "{}", max_plain.get());
+    drop((c, wd));
+    support::finish(lp);
+}

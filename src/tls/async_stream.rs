@@ -145,6 +145,12 @@ impl<S: AsyncBufRead + AsyncWrite + Unpin> AsyncTlsStream<S> {
         &self.io
     }
 
+    /// The transport, mutably (writing to it directly corrupts the TLS stream; closing it
+    /// ends the connection without `close_notify`).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
     /// The session (state, `close_notify` flags, ...).
     pub fn session(&self) -> &TlsSession {
         &self.session

@@ -319,13 +319,19 @@ impl TlsStream {
         }
         let (out, all_in) = {
             let mut session = self.0.session.borrow_mut();
+            // Write callbacks ride with the socket write that carries the last of their bytes.
+            let all_in = session.info().is_some()
+                && session.write_buffered() == session.output().len();
             if !session.has_output() {
+                drop(session);
+                if all_in {
+                    self.run_write_cbs(Ok(())); // nothing left to send (empty writes)
+                }
                 return;
             }
-            let all_in = session.write_buffered() == session.output().len();
             (session.take_output(), all_in)
         };
-        let cbs = if all_in && self.0.handshake_done.get() {
+        let cbs = if all_in {
             std::mem::take(&mut *self.0.waiting_writes.borrow_mut())
         } else {
             Vec::new()
@@ -344,6 +350,18 @@ impl TlsStream {
         };
         if let Err(e) = self.0.tcp.write(WriteBuf::Vec(out), done) {
             self.fail(io(e));
+        }
+    }
+
+    /// Runs (and forgets) the callbacks of writes not yet attached to a socket write.
+    fn run_write_cbs(&self, r: Result<(), TlsError>) {
+        let cbs = std::mem::take(&mut *self.0.waiting_writes.borrow_mut());
+        for cb in cbs {
+            let r = match &r {
+                Ok(()) => Ok(()),
+                Err(_) => Err(TlsError::Closed),
+            };
+            cb(self, r);
         }
     }
 
@@ -412,9 +430,7 @@ impl TlsStream {
             return;
         }
         let _ = self.0.timer.stop();
-        for cb in std::mem::take(&mut *self.0.waiting_writes.borrow_mut()) {
-            cb(self, Err(TlsError::Closed));
-        }
+        self.run_write_cbs(Err(TlsError::Closed));
         if let Some(cb) = self.0.handshake_cb.take() {
             self.0.ended.set(true);
             cb(self, Err(e));
@@ -537,13 +553,15 @@ impl TlsStream {
         }
     }
 
-    /// Closes the connection at once (no `close_notify`). Idempotent; no callback runs
-    /// afterwards.
+    /// Closes the connection at once (no `close_notify`). Idempotent. Writes not yet handed
+    /// to the socket get [`TlsError::Closed`] now; no other callback runs afterwards.
     #[doc(alias = "uv_close")]
     pub fn close(&self) {
         if self.0.closed.get() {
             return;
         }
+        self.0.closed.set(true);
+        self.run_write_cbs(Err(TlsError::Closed));
         self.0.tcp.close();
         self.release();
     }
