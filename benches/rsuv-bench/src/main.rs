@@ -27,6 +27,7 @@ mod loops;
 mod net;
 mod sync;
 mod threads;
+mod tls;
 
 /// libuv's `TEST_PORT` (test/task.h).
 pub const TEST_PORT: u16 = 9123;
@@ -93,7 +94,9 @@ pub(crate) fn usage() -> ! {
     eprintln!(
         "usage: rsuv-bench BENCHMARK | helper HELPER | sync TEST | --list\n       \
          rsuv-bench echo_server async|callback|tokio [PORT]\n       \
-         rsuv-bench echo_client WORKLOAD [--secs S] [--warmup S] [--server-pid PID] [--port P]"
+         rsuv-bench echo_client WORKLOAD [--secs S] [--warmup S] [--server-pid PID] [--port P]\n       \
+         rsuv-bench tls_server plain|tls12|tls13 [PORT]\n       \
+         rsuv-bench tls_client pingpong_1k|bulk plain|tls12|tls13 [--secs S] [--server-pid PID]"
     );
     eprintln!("benchmarks: {}", BENCHMARKS.join(" "));
     eprintln!("helpers: {}", HELPERS.join(" "));
@@ -125,6 +128,8 @@ fn main() {
         "sync" => sync::run(arg(1), arg(2)),
         "echo_server" => echo::server(arg(1), args.get(2).map(String::as_str)),
         "echo_client" => echo_client::echo_client(&args[1..]),
+        "tls_server" => tls::server(arg(1), args.get(2).map(String::as_str)),
+        "tls_client" if args.len() >= 3 => tls::client(&args[1..]),
         "ping_pongs" => net::ping_pongs(),
         "tcp_pump1_client" => net::tcp_pump(1),
         "tcp_pump100_client" => net::tcp_pump(100),
