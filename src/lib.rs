@@ -5,6 +5,9 @@
 //! closes it, memory is freed only in libuv's close callback, and a panic in a callback is
 //! caught, stops the loop and is resumed from [`Loop::run`].
 //!
+//! [`tls`] is TLS over memory buffers (OpenSSL, sans-IO): sessions that know nothing of sockets,
+//! for the stream layers above to carry.
+//!
 //! # Examples
 //!
 //! ```

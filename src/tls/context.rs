@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use openssl::pkey::PKey;
+use openssl::pkey::{PKey, Private};
 use openssl::ssl::{
     AlpnError, NameType, SniError, SslContext, SslContextBuilder, SslContextRef, SslMethod,
     SslOptions, SslRef, SslSession, SslSessionCacheMode, SslVerifyMode, SslVersion,
@@ -177,7 +177,7 @@ impl Pem {
         Ok(certs)
     }
 
-    fn key(&self, what: &str) -> Result<PKey<openssl::pkey::Private>, TlsError> {
+    fn key(&self, what: &str) -> Result<PKey<Private>, TlsError> {
         let pem = self.load(what)?;
         PKey::private_key_from_pem(&pem)
             .map_err(|e| TlsError::config_ssl(format!("bad {what} PEM"), e))
@@ -429,10 +429,11 @@ impl ServerBuilder {
                 .map_err(|e| TlsError::config_ssl("intermediate certificate", e))?;
         }
         let key = key.key("private key")?;
+        check_pair(&leaf, &key, "private key does not match the certificate")?;
         b.set_private_key(&key)
             .map_err(|e| TlsError::config_ssl("private key", e))?;
         b.check_private_key()
-            .map_err(|e| TlsError::config_ssl("private key does not match the certificate", e))
+            .map_err(|e| TlsError::config_ssl("private key", e))
     }
 
     fn apply_client_auth(&self, b: &mut SslContextBuilder) -> Result<(), TlsError> {
@@ -654,11 +655,27 @@ impl ClientBuilder {
                 .map_err(|e| TlsError::config_ssl("client intermediate certificate", e))?;
         }
         let key = key.key("client private key")?;
+        check_pair(
+            &leaf,
+            &key,
+            "client private key does not match the certificate",
+        )?;
         b.set_private_key(&key)
             .map_err(|e| TlsError::config_ssl("client private key", e))?;
-        b.check_private_key().map_err(|e| {
-            TlsError::config_ssl("client private key does not match the certificate", e)
-        })
+        b.check_private_key()
+            .map_err(|e| TlsError::config_ssl("client private key", e))
+    }
+}
+
+/// Checks that `key` is the private half of `cert`'s public key.
+fn check_pair(cert: &X509, key: &PKey<Private>, mismatch: &str) -> Result<(), TlsError> {
+    let public = cert
+        .public_key()
+        .map_err(|e| TlsError::config_ssl("certificate public key", e))?;
+    if public.public_eq(key) {
+        Ok(())
+    } else {
+        Err(TlsError::config(mismatch))
     }
 }
 

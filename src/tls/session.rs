@@ -511,15 +511,26 @@ impl TlsSession {
     fn pump(&mut self) -> Result<(), TlsError> {
         self.write_queued()?;
         self.read_records(false)?;
-        if self.engine.key_update_pending() && !self.close_notify_sent {
-            let step = self.engine.handshake();
-            self.flush();
-            if let Step::Failed(stack) = step {
-                return Err(self.fail(stack));
-            }
-        }
         self.write_queued()?;
+        self.answer_key_update()?;
         self.send_close_notify()
+    }
+
+    /// OpenSSL sends the KeyUpdate a peer asked for only with the next `SSL_write`; send it
+    /// now (the same message, scheduled by hand) so that it does not wait for data.
+    fn answer_key_update(&mut self) -> Result<(), TlsError> {
+        if !self.engine.key_update_pending() || self.close_notify_sent || self.engine.in_init() {
+            return Ok(());
+        }
+        if self.engine.key_update(false).is_err() {
+            return Ok(()); // not possible right now: the next write sends it
+        }
+        let step = self.engine.handshake();
+        self.flush();
+        match step {
+            Step::Failed(stack) => Err(self.fail(stack)),
+            _ => Ok(()),
+        }
     }
 
     fn handshake_completed(&mut self) {
