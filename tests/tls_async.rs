@@ -3,9 +3,9 @@
 //! UnexpectedEof after every byte, verification errors carried in io::Error, 64 MiB with a
 //! paused reader (memory bounded), a read cancelled by a timeout losing nothing.
 
-mod support;
 #[path = "support/pki.rs"]
 mod pki;
+mod support;
 
 use std::io::ErrorKind;
 use std::time::Duration;
@@ -68,7 +68,9 @@ fn twenty_clients_echo_256_kib_each() {
         for i in 0..20u8 {
             let ctx = ctx.clone();
             tasks.push(spawn_local(async move {
-                let tls = AsyncTlsStream::connect(addr, &ctx, "localhost").await.unwrap();
+                let tls = AsyncTlsStream::connect(addr, &ctx, "localhost")
+                    .await
+                    .unwrap();
                 assert_eq!(tls.info().unwrap().version, "TLSv1.3");
                 let (mut r, mut w) = tls.split();
                 let data = vec![i; 256 * 1024];

@@ -345,7 +345,11 @@ fn early_writes_and_a_paused_reader_with_bounded_memory() {
     lp.run(rsuv::RunMode::Default).unwrap();
     assert!(written.get(), "every early write completed");
     assert_eq!(got.get(), TOTAL, "every byte echoed");
-    assert!(max_plain.get() <= 256 * 1024 + 16 * 1024, "{}", max_plain.get());
+    assert!(
+        max_plain.get() <= 256 * 1024 + 16 * 1024,
+        "{}",
+        max_plain.get()
+    );
     drop((c, wd));
     support::finish(lp);
 }

@@ -331,6 +331,15 @@ impl TlsSession {
         }
     }
 
+    /// Takes all the plaintext as an owned buffer, leaving `spare` (cleared, its capacity kept)
+    /// in its place: no copy, for a caller that hands the bytes on. Like consuming them, this
+    /// may resume decrypting (check the output and events afterwards).
+    pub fn take_plaintext(&mut self, spare: Vec<u8>) -> Vec<u8> {
+        let taken = self.plain_in.take(spare);
+        self.consume_plaintext(0); // resumes a paused read: the buffer is empty now
+        taken
+    }
+
     /// Copies plaintext into `buf` and consumes it; returns how many bytes (0 if none).
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.plain_in.len());
@@ -584,7 +593,12 @@ impl TlsSession {
             self.flush();
             match step {
                 Step::Done(0) => {}
-                Step::Done(_) => self.data_arrived(),
+                Step::Done(_) => {
+                    self.data_arrived();
+                    if self.engine.drained() {
+                        return Ok(()); // the next read would only say WANT_READ
+                    }
+                }
                 Step::WantRead => return Ok(()),
                 Step::PeerClosed => self.peer_closed(),
                 Step::Failed(stack) => return Err(self.fail(stack)),

@@ -320,8 +320,8 @@ impl TlsStream {
         let (out, all_in) = {
             let mut session = self.0.session.borrow_mut();
             // Write callbacks ride with the socket write that carries the last of their bytes.
-            let all_in = session.info().is_some()
-                && session.write_buffered() == session.output().len();
+            let all_in =
+                session.info().is_some() && session.write_buffered() == session.output().len();
             if !session.has_output() {
                 drop(session);
                 if all_in {
@@ -348,7 +348,11 @@ impl TlsStream {
                 }
             }
         };
-        if let Err(e) = self.0.tcp.write(WriteBuf::Vec(out), done) {
+        let out = WriteBuf::other(Recycled {
+            buf: out,
+            home: Rc::downgrade(&self.0),
+        });
+        if let Err(e) = self.0.tcp.write(out, done) {
             self.fail(io(e));
         }
     }
@@ -365,22 +369,18 @@ impl TlsStream {
         }
     }
 
-    /// Hands decrypted plaintext to the read callback while reading.
+    /// Hands decrypted plaintext to the read callback while reading: the session's buffer is
+    /// swapped out whole (no copy) and lent to the callback.
     fn deliver(&self) {
         while self.0.reading.get() && !self.0.closed.get() {
-            {
+            let buf = {
                 let mut session = self.0.session.borrow_mut();
-                let plain = session.plaintext();
-                if plain.is_empty() {
+                if session.plaintext().is_empty() {
                     break;
                 }
-                let mut out = self.0.deliver.borrow_mut();
-                out.clear();
-                out.extend_from_slice(plain);
-                let n = plain.len();
-                session.consume_plaintext(n);
-            }
-            let buf = std::mem::take(&mut *self.0.deliver.borrow_mut());
+                let spare = std::mem::take(&mut *self.0.deliver.borrow_mut());
+                session.take_plaintext(spare)
+            };
             self.call_read(TlsRead::Data(&buf));
             *self.0.deliver.borrow_mut() = buf;
         }
@@ -615,6 +615,29 @@ impl TlsStream {
         let r = f(&mut self.0.session.borrow_mut());
         self.pump();
         r
+    }
+}
+
+/// Ciphertext on its way to the socket; its buffer goes back to the session once written, so
+/// that output needs no allocation once warm.
+struct Recycled {
+    buf: Vec<u8>,
+    home: Weak<Inner>,
+}
+
+impl AsRef<[u8]> for Recycled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Recycled {
+    fn drop(&mut self) {
+        if let Some(inner) = self.home.upgrade() {
+            if let Ok(mut session) = inner.session.try_borrow_mut() {
+                session.recycle_output(std::mem::take(&mut self.buf));
+            }
+        }
     }
 }
 
