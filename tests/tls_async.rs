@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use pki::pki;
-use rsuv::rt::{TcpListener, TcpStream, sleep, spawn_local, timeout};
+use rsuv::rt::{TcpListener, sleep, spawn_local, timeout};
 use rsuv::tls::{AsyncTlsStream, TlsContext, TlsError};
 
 fn run<T>(body: impl std::future::Future<Output = T>) -> T {
