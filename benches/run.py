@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+import tls_bench
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.path.join(ROOT, "target")
 OUT = os.path.join(TARGET, "bench")
@@ -441,6 +443,8 @@ def parse_args():
     ap.add_argument("--echo-only", action="store_true",
                     help="only the echo comparison (the same as --only echo)")
     ap.add_argument("--no-echo", action="store_true", help="skip the echo comparison")
+    ap.add_argument("--no-tls", action="store_true", help="skip the TLS echo")
+    ap.add_argument("--tls-only", action="store_true", help="only the TLS echo")
     ap.add_argument("--echo-repeats", type=int,
                     default=int(os.environ.get("BENCH_ECHO_REPEATS", 3)),
                     help="runs per server and echo workload (median taken); default 3")
@@ -456,6 +460,8 @@ def parse_args():
         sys.exit("bench: --repeats and --echo-repeats must be at least 1")
     if args.echo_only:
         args.only = "echo"
+    if args.tls_only:
+        args.only = "tls"
     return args
 
 
@@ -463,18 +469,19 @@ def main():
     args = parse_args()
 
     os.makedirs(OUT, exist_ok=True)
-    keys = DEFAULT_WORKLOADS + ["echo"]
+    keys = DEFAULT_WORKLOADS + ["echo", "tls"]
     if args.only == "all":
-        keys = [w.key for w in WORKLOADS] + ["echo"]
+        keys = [w.key for w in WORKLOADS] + ["echo", "tls"]
     elif args.only:
         keys = args.only.split(",")
-        unknown = set(keys) - {w.key for w in WORKLOADS} - {"echo"}
+        unknown = set(keys) - {w.key for w in WORKLOADS} - {"echo", "tls"}
         if unknown:
             sys.exit(f"bench: unknown workloads {sorted(unknown)}")
-        if keys == ["echo"]:
+        if set(keys) <= {"echo", "tls"}:
             args.no_sync = True
     workloads = [] if args.sync_only else [w for w in WORKLOADS if w.key in keys]
     echo = "echo" in keys and not (args.sync_only or args.no_echo)
+    tls = "tls" in keys and not (args.sync_only or args.no_tls)
 
     t0 = time.time()
     if not args.no_build:
@@ -517,6 +524,8 @@ def main():
 
     echo_results = echo_section(args, logf) if echo else {}
     raw["echo"] = echo_results
+    tls_results = tls_bench.section(args, logf, log, RS_BENCH, Helper) if tls else None
+    raw["tls"] = tls_results
 
     headers = ["workload", "C (libuv)", "rsuv", "unit", "rsuv vs C", ""]
     rows = []
@@ -562,6 +571,8 @@ def main():
         md += [about, ""]
     if echo_results:
         md += echo_report(args, echo_results)
+    if tls_results:
+        md += tls_bench.report(tls_results, num, table, markdown)
     with open(os.path.join(OUT, "results.md"), "w") as f:
         f.write("\n".join(md))
     with open(os.path.join(OUT, "raw.json"), "w") as f:
