@@ -1,7 +1,8 @@
 //! TlsStream (callback API) over real sockets on 127.0.0.1, both ends rsuv: echo of a few
 //! MiB, handshake failures reported on both sides, close_notify both ways, truncation after
 //! 1 MiB, a paused reader with bounded memory, handshake timeout, writes before the handshake,
-//! garbage from a plain TCP peer.
+//! garbage from a plain TCP peer. Watchdogs are generous: under valgrind, which runs one
+//! thread at a time, a light test shares the CPU with the heavy ones.
 
 #[path = "support/pki.rs"]
 mod pki;
@@ -80,7 +81,7 @@ fn close_after(lp: &Loop, ms: u64, listener: Rc<Tcp>) {
 #[test]
 fn echo_4_mib_then_close_notify_both_ways() {
     let lp = Loop::new().unwrap();
-    let wd = support::watchdog(&lp, 60);
+    let wd = support::watchdog(&lp, 120);
     let (listener, addr) = echo_server(&lp, server_ctx());
     let data: Rc<Vec<u8>> = Rc::new((0..4u32 << 20).map(|i| (i % 253) as u8).collect());
     let got = Rc::new(RefCell::new(Vec::new()));
@@ -123,7 +124,7 @@ fn echo_4_mib_then_close_notify_both_ways() {
 #[test]
 fn verification_failure_is_reported_on_both_sides() {
     let lp = Loop::new().unwrap();
-    let wd = support::watchdog(&lp, 30);
+    let wd = support::watchdog(&lp, 120);
     let server_err = Rc::new(RefCell::new(None));
     let se = server_err.clone();
     let ctx = server_ctx();
@@ -167,7 +168,7 @@ fn verification_failure_is_reported_on_both_sides() {
 #[test]
 fn truncation_after_1_mib_delivers_every_byte_then_truncated() {
     let lp = Loop::new().unwrap();
-    let wd = support::watchdog(&lp, 30);
+    let wd = support::watchdog(&lp, 120);
     let ctx = server_ctx();
     // The server writes 1 MiB, then drops TCP without close_notify once it is written.
     let (listener, addr) = listen(&lp, move |l| {
@@ -215,7 +216,7 @@ fn truncation_after_1_mib_delivers_every_byte_then_truncated() {
 #[test]
 fn a_silent_peer_times_the_handshake_out_and_garbage_fails_it() {
     let lp = Loop::new().unwrap();
-    let wd = support::watchdog(&lp, 30);
+    let wd = support::watchdog(&lp, 120);
     // A plain TCP server that never answers: the handshake times out.
     let (silent, addr) = listen(&lp, |l| {
         let conn = l.accept().unwrap();
@@ -241,10 +242,17 @@ fn a_silent_peer_times_the_handshake_out_and_garbage_fails_it() {
     .unwrap();
     c.set_handshake_timeout(Duration::from_millis(200)).unwrap();
     // A plain TCP server that answers garbage: a handshake error, not a hang.
+    // (It answers once the ClientHello is in, then waits for the client to go: closing with
+    // unread bytes would reset the connection instead.)
     let (garbage, addr2) = listen(&lp, |l| {
         let conn = l.accept().unwrap();
-        conn.write(&b"HTTP/1.1 400 Bad Request\r\n\r\n"[..], |c, _| c.close())
-            .unwrap();
+        conn.read_start(|c, r| match r {
+            Ok(_) => {
+                let _ = c.write_nocb(&b"HTTP/1.1 400 Bad Request\r\n\r\n"[..]);
+            }
+            Err(_) => c.close(),
+        })
+        .unwrap();
         conn.detach();
     });
     let failed = Rc::new(RefCell::new(None));
@@ -259,8 +267,21 @@ fn a_silent_peer_times_the_handshake_out_and_garbage_fails_it() {
         },
     )
     .unwrap();
-    close_after(&lp, 600, silent);
-    close_after(&lp, 600, garbage);
+    // The listeners close once both clients have their outcome.
+    let stop = Timer::new(&lp).unwrap();
+    let (t2, f2) = (timed_out.clone(), failed.clone());
+    stop.start(
+        Duration::from_millis(50),
+        Duration::from_millis(50),
+        move |t| {
+            if t2.borrow().is_some() && f2.borrow().is_some() {
+                silent.close();
+                garbage.close();
+                t.close();
+            }
+        },
+    )
+    .unwrap();
     lp.run(rsuv::RunMode::Default).unwrap();
     assert!(matches!(
         timed_out.borrow().as_ref(),
@@ -274,14 +295,14 @@ fn a_silent_peer_times_the_handshake_out_and_garbage_fails_it() {
         matches!(err, TlsError::Handshake { .. } | TlsError::Truncated),
         "{err:?}"
     );
-    drop((c, c2, wd));
+    drop((c, c2, wd, stop));
     support::finish(lp);
 }
 
 #[test]
 fn early_writes_and_a_paused_reader_with_bounded_memory() {
     let lp = Loop::new().unwrap();
-    let wd = support::watchdog(&lp, 60);
+    let wd = support::watchdog(&lp, 120);
     let (listener, addr) = echo_server(&lp, server_ctx());
     const TOTAL: usize = 16 << 20;
     let got = Rc::new(Cell::new(0usize));
@@ -351,5 +372,45 @@ fn early_writes_and_a_paused_reader_with_bounded_memory() {
         max_plain.get()
     );
     drop((c, wd));
+    support::finish(lp);
+}
+
+#[test]
+fn a_timeout_while_still_connecting_closes_cleanly() {
+    // The handshake timer fires in the loop iteration before the connect completes: the
+    // stream must close the socket, not wait on a shutdown libuv never finishes.
+    let lp = Loop::new().unwrap();
+    let wd = support::watchdog(&lp, 120);
+    let accepted = Rc::new(Cell::new(0));
+    let a = accepted.clone();
+    let (listener, addr) = listen(&lp, move |l| {
+        a.set(a.get() + 1);
+        let conn = l.accept().unwrap();
+        conn.read_start(|c, r| {
+            if r.is_err() {
+                c.close(); // the client went away
+            }
+        })
+        .unwrap();
+        conn.detach();
+    });
+    let outcome = Rc::new(RefCell::new(None));
+    let (o, l) = (outcome.clone(), listener.clone());
+    let c = TlsStream::connect(
+        &lp.handle(),
+        addr,
+        &client_ctx(),
+        "localhost",
+        move |_, r| {
+            *o.borrow_mut() = r.err();
+            l.close();
+        },
+    )
+    .unwrap();
+    c.set_handshake_timeout(Duration::ZERO).unwrap();
+    lp.run(rsuv::RunMode::Default).unwrap();
+    assert!(matches!(outcome.borrow().as_ref(), Some(TlsError::Timeout)));
+    assert!(c.is_closed());
+    drop((c, wd, listener));
     support::finish(lp);
 }

@@ -177,6 +177,9 @@ impl TlsStream {
         s.0.tcp
             .connect(addr, move |_, r| {
                 let Some(s) = upgrade(&weak) else { return };
+                if s.0.closed.get() {
+                    return; // failed (a timeout) or closed while connecting
+                }
                 match r.map_err(io).and_then(|()| s.start()) {
                     Ok(()) => s.pump(),
                     Err(e) => s.fail(e),
@@ -441,7 +444,9 @@ impl TlsStream {
         }
         self.flush(); // the alert
         let tcp = &self.0.tcp;
-        if tcp.shutdown(|t, _| t.close()).is_err() {
+        // Connected: the alert goes out, then FIN, then the handle closes. Still connecting:
+        // close now (libuv would hold a shutdown made during a connect forever).
+        if !self.0.started.get() || tcp.shutdown(|t, _| t.close()).is_err() {
             tcp.close();
         }
         self.release();
