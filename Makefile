@@ -15,8 +15,10 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --child-silent-aft
 setup:
 	@.ci/setup
 
+# The loop demo, then the TLS echo pair (certificates made at run time in target/demo-certs).
 demo: setup
 	cargo run --quiet --example demo
+	examples/tls_demo.sh
 
 ## Every check: format, clippy, unit + integration + doc tests, the suite under valgrind, the demo.
 test: setup lint unit leakcheck examples
@@ -35,8 +37,12 @@ leakcheck:
 		cargo test --quiet --tests
 
 examples:
+	mkdir -p target
 	cargo run --quiet --example demo | tee target/demo.out
 	grep -q '^loop closed cleanly$$' target/demo.out
+	examples/tls_demo.sh | tee target/tls-demo.out
+	grep -q '^  echoed: hello over TLS$$' target/tls-demo.out
+	grep -q '^tls echo ok$$' target/tls-demo.out
 
 ## libuv's own C benchmarks against the same workloads on rsuv, medians and ratios; see
 ## benches/README.md (BENCH_REPEATS, BENCH_ONLY, BENCH_CPU adjust it).

@@ -95,3 +95,110 @@ pub fn serve_async<F: Future<Output = ()>>(
         Ok(())
     })
 }
+
+// ---- the TLS examples (`tls_echo_*`, `async_tls_echo_*`) ----
+
+/// The TLS servers' command line: `ADDR CERT_PEM KEY_PEM`.
+pub struct TlsServerArgs {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The certificate chain, PEM (own certificate first).
+    pub cert: std::path::PathBuf,
+    /// Its private key, PEM.
+    pub key: std::path::PathBuf,
+}
+
+/// The TLS clients' command line: `ADDR CA_PEM [--servername NAME]`.
+pub struct TlsClientArgs {
+    /// The server.
+    pub addr: SocketAddr,
+    /// The CA certificates (PEM) the server's certificate must chain to.
+    pub ca: std::path::PathBuf,
+    /// The name checked against the server's certificate and sent as SNI.
+    pub servername: String,
+}
+
+pub const TLS_SERVER_USAGE: &str =
+    "ADDR CERT_PEM KEY_PEM   (for example 127.0.0.1:9443 server.pem server.key)";
+pub const TLS_CLIENT_USAGE: &str = "ADDR CA_PEM [--servername NAME]   (for example 127.0.0.1:9443 ca.pem; NAME defaults to localhost)";
+
+/// Like [`main`], with a command line parsed by `parse` (`None`: usage on stderr, exit 2).
+pub fn main_with<T>(
+    name: &str,
+    usage: &str,
+    parse: impl FnOnce(&[String]) -> Option<T>,
+    run: impl FnOnce(T) -> Served,
+) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(parsed) = parse(&args) else {
+        eprintln!("usage: {name} {usage}");
+        return ExitCode::from(2);
+    };
+    match run(parsed) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn parse_tls_server(args: &[String]) -> Option<TlsServerArgs> {
+    let [addr, cert, key] = args else { return None };
+    Some(TlsServerArgs {
+        addr: addr.parse().ok()?,
+        cert: cert.into(),
+        key: key.into(),
+    })
+}
+
+pub fn parse_tls_client(args: &[String]) -> Option<TlsClientArgs> {
+    let (servername, rest) = match args {
+        [addr, ca] => ("localhost".to_owned(), [addr, ca]),
+        [addr, ca, flag, name] if flag == "--servername" => (name.clone(), [addr, ca]),
+        [flag, name, addr, ca] if flag == "--servername" => (name.clone(), [addr, ca]),
+        _ => return None,
+    };
+    Some(TlsClientArgs {
+        addr: rest[0].parse().ok()?,
+        ca: rest[1].into(),
+        servername,
+    })
+}
+
+/// The one line a TLS client prints (on stderr) once connected: version, cipher, ALPN.
+pub fn negotiated(info: &rsuv::tls::HandshakeInfo) -> String {
+    let alpn = match &info.alpn {
+        Some(p) => String::from_utf8_lossy(p).into_owned(),
+        None => "none".to_owned(),
+    };
+    format!(
+        "negotiated {} {} ALPN {alpn}{}",
+        info.version,
+        info.cipher,
+        if info.session_reused {
+            " (resumed)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Reads standard input on a thread of its own, one line (with its `\n`, bytes as they are)
+/// at a time, and hands each to `send`; `None` at the end of input (or a read error).
+/// Standard input may be a terminal, a pipe or a file: a plain blocking thread reads any of
+/// them. The thread is not joined: if the program ends first, it ends with it.
+pub fn stdin_lines(send: impl Fn(Option<Vec<u8>>) + Send + 'static) {
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            let mut line = Vec::new();
+            match stdin.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => send(Some(line)),
+            }
+        }
+        send(None);
+    });
+}
