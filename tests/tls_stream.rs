@@ -414,3 +414,67 @@ fn a_timeout_while_still_connecting_closes_cleanly() {
     drop((c, wd, listener));
     support::finish(lp);
 }
+
+#[test]
+fn a_peer_that_never_answers_close_notify_hits_the_shutdown_timeout() {
+    let lp = Loop::new().unwrap();
+    let wd = support::watchdog(&lp, 120);
+    let ctx = server_ctx();
+    // A TLS server that reads but never answers close_notify (nor closes).
+    let held = Rc::new(RefCell::new(Vec::new()));
+    let h = held.clone();
+    let (listener, addr) = listen(&lp, move |l| {
+        let s = TlsStream::accept(l, &ctx, |s, r| {
+            r.unwrap();
+            s.read_start(|_, _| {});
+        })
+        .unwrap();
+        h.borrow_mut().push(s);
+    });
+    let end = Rc::new(RefCell::new(None));
+    let shut = Rc::new(Cell::new(false));
+    let (e, sh, l) = (end.clone(), shut.clone(), listener.clone());
+    let c = TlsStream::connect(
+        &lp.handle(),
+        addr,
+        &client_ctx(),
+        "localhost",
+        move |s, r| {
+            r.unwrap();
+            s.set_shutdown_timeout(Duration::from_millis(200));
+            let sh = sh.clone();
+            s.shutdown(move |_, r| sh.set(r.is_ok())).unwrap();
+            let (e, l) = (e.clone(), l.clone());
+            s.read_start(move |_, r| {
+                if let TlsRead::Error(err) = r {
+                    *e.borrow_mut() = Some(err);
+                    l.close();
+                }
+            });
+        },
+    )
+    .unwrap();
+    let held2 = held.clone();
+    let cleanup = Timer::new(&lp).unwrap();
+    let e2 = end.clone();
+    cleanup
+        .start(
+            Duration::from_millis(50),
+            Duration::from_millis(50),
+            move |t| {
+                if e2.borrow().is_some() {
+                    for s in held2.borrow_mut().drain(..) {
+                        s.close();
+                    }
+                    t.close();
+                }
+            },
+        )
+        .unwrap();
+    lp.run(rsuv::RunMode::Default).unwrap();
+    assert!(shut.get(), "close_notify and FIN went out");
+    assert!(matches!(end.borrow().as_ref(), Some(TlsError::Timeout)));
+    assert!(c.is_closed());
+    drop((c, wd, cleanup, listener, held));
+    support::finish(lp);
+}
