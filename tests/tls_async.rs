@@ -11,7 +11,6 @@ use std::io::ErrorKind;
 use std::time::Duration;
 
 use futures::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-use pki::pki;
 use rsuv::rt::{TcpListener, sleep, spawn_local, timeout};
 use rsuv::tls::{AsyncTlsStream, TlsContext, TlsError};
 
@@ -20,19 +19,11 @@ fn run<T>(body: impl std::future::Future<Output = T>) -> T {
 }
 
 fn server_ctx() -> TlsContext {
-    TlsContext::server()
-        .cert_chain_pem(&pki().server.cert_pem)
-        .private_key_pem(&pki().server.key_pem)
-        .build()
-        .unwrap()
+    pki::server_builder().build().unwrap()
 }
 
 fn client_ctx() -> TlsContext {
-    TlsContext::client()
-        .system_roots(false)
-        .ca_pem(&pki().ca.cert_pem)
-        .build()
-        .unwrap()
+    pki::client_builder().build().unwrap()
 }
 
 /// An echo server: a task per connection, `futures::io::copy` through a split TLS stream.

@@ -30,7 +30,7 @@ use futures::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use peers::{EchoServer, Proc};
 use pki::{PkiFiles, pki};
 use rsuv::rt::TcpStream;
-use rsuv::tls::{AsyncTlsStream, ClientAuth, TlsContext, TlsError, TlsRead, TlsStream};
+use rsuv::tls::{AsyncTlsStream, ClientAuth, TlsError, TlsRead, TlsStream};
 use rsuv::{Loop, RunMode, Timer};
 
 fn files() -> &'static PkiFiles {
@@ -43,18 +43,6 @@ fn files() -> &'static PkiFiles {
 
 fn f(p: std::path::PathBuf) -> String {
     p.to_str().unwrap().to_owned()
-}
-
-fn server_ctx() -> rsuv::tls::ServerBuilder {
-    TlsContext::server()
-        .cert_chain_pem(&pki().server.cert_pem)
-        .private_key_pem(&pki().server.key_pem)
-}
-
-fn client_ctx() -> rsuv::tls::ClientBuilder {
-    TlsContext::client()
-        .system_roots(false)
-        .ca_pem(&pki().ca.cert_pem)
 }
 
 /// `openssl s_client` to `server`, verifying it against our CA, with `extra` flags.
@@ -82,8 +70,8 @@ fn echo_once(mut client: Proc, line: &str) -> String {
 fn s_client_echoes_over_tls12_and_tls13_with_both_servers() {
     for (flag, version) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
         for server in [
-            EchoServer::callback(server_ctx().build().unwrap()),
-            EchoServer::asynchronous(server_ctx().build().unwrap()),
+            EchoServer::callback(pki::server_builder().build().unwrap()),
+            EchoServer::asynchronous(pki::server_builder().build().unwrap()),
         ] {
             let client = s_client(&server, &[flag, "-servername", "localhost"]);
             let out = echo_once(client, &format!("ping-{version}"));
@@ -105,7 +93,7 @@ fn s_client_echoes_over_tls12_and_tls13_with_both_servers() {
 fn alpn_picks_the_servers_preference_and_sni_reaches_the_callback() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
-    let ctx = server_ctx()
+    let ctx = pki::server_builder()
         .alpn(&["h2", "http/1.1"])
         .sni(move |name| {
             s.lock().unwrap().push(name.to_owned());
@@ -130,7 +118,7 @@ fn alpn_picks_the_servers_preference_and_sni_reaches_the_callback() {
 #[test]
 fn s_client_resumes_sessions_over_tls12_and_tls13() {
     for (flag, version) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
-        let server = EchoServer::callback(server_ctx().build().unwrap());
+        let server = EchoServer::callback(pki::server_builder().build().unwrap());
         let sess = f(files().dir.join(format!("sess{flag}.pem")));
         let first = s_client(
             &server,
@@ -153,7 +141,7 @@ fn s_client_resumes_sessions_over_tls12_and_tls13() {
 
 #[test]
 fn mtls_required_echoes_with_a_client_certificate_and_refuses_without() {
-    let ctx = server_ctx()
+    let ctx = pki::server_builder()
         .client_auth(ClientAuth::Required)
         .client_ca_pem(&pki().ca.cert_pem)
         .build()
@@ -181,8 +169,8 @@ fn mtls_required_echoes_with_a_client_certificate_and_refuses_without() {
 #[test]
 fn key_updates_from_s_client_are_answered_and_the_echo_goes_on() {
     for server in [
-        EchoServer::callback(server_ctx().build().unwrap()),
-        EchoServer::asynchronous(server_ctx().build().unwrap()),
+        EchoServer::callback(pki::server_builder().build().unwrap()),
+        EchoServer::asynchronous(pki::server_builder().build().unwrap()),
     ] {
         let mut client = s_client(&server, &["-tls1_3", "-servername", "localhost"]);
         client.send(b"before\n");
@@ -207,7 +195,7 @@ fn key_updates_from_s_client_are_answered_and_the_echo_goes_on() {
 /// after the attempt, and the server serves the next client.
 #[test]
 fn client_initiated_renegotiation_is_refused() {
-    let server = EchoServer::callback(server_ctx().build().unwrap());
+    let server = EchoServer::callback(pki::server_builder().build().unwrap());
     let mut client = s_client(&server, &["-tls1_2", "-servername", "localhost"]);
     client.send(b"before\n");
     client.wait_for("before");
@@ -260,7 +248,10 @@ async fn ask(tls: &mut Tls, line: &str) -> String {
 fn our_client_talks_to_s_server_over_tls12_and_tls13_with_alpn() {
     for (flag, version) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
         let (server, addr) = s_server("server", &["-rev", flag, "-alpn", "h2"]);
-        let ctx = client_ctx().alpn(&["h2", "http/1.1"]).build().unwrap();
+        let ctx = pki::client_builder()
+            .alpn(&["h2", "http/1.1"])
+            .build()
+            .unwrap();
         support::run_async(Duration::from_secs(30), async {
             let mut tls = AsyncTlsStream::connect(addr, &ctx, "localhost")
                 .await
@@ -288,7 +279,7 @@ fn our_client_certificate_satisfies_s_server_verify() {
         "-verify_return_error",
     ];
     let (server, addr) = s_server("server", &args);
-    let ctx = client_ctx()
+    let ctx = pki::client_builder()
         .client_cert_pem(&pki().client.cert_pem, &pki().client.key_pem)
         .build()
         .unwrap();
@@ -323,7 +314,7 @@ fn bad_server_certificates_are_refused_with_the_reason_and_an_alert() {
     ];
     for (cert, reason, alert) in cases {
         let (server, addr) = s_server(cert, &[]);
-        let ctx = client_ctx().build().unwrap();
+        let ctx = pki::client_builder().build().unwrap();
         let err = support::run_async(Duration::from_secs(30), async {
             AsyncTlsStream::connect(addr, &ctx, "localhost")
                 .await
@@ -352,7 +343,7 @@ fn interactive_s_server(version_flag: &str, msgfile: &str) -> (Proc, std::net::S
 fn key_updates_from_s_server_are_survived_with_data_flowing_both_ways() {
     let msgs = f(files().dir.join("keyupdate.msg"));
     let (server, addr) = interactive_s_server("-tls1_3", &msgs);
-    let ctx = client_ctx().build().unwrap();
+    let ctx = pki::client_builder().build().unwrap();
     let server = RefCell::new(server);
     support::run_async(Duration::from_secs(30), async {
         let mut tls = AsyncTlsStream::connect(addr, &ctx, "localhost")
@@ -434,7 +425,7 @@ fn server_initiated_renegotiation_during_a_1_mib_upload() {
     let client = TlsStream::connect(
         &lp.handle(),
         addr,
-        &client_ctx().build().unwrap(),
+        &pki::client_builder().build().unwrap(),
         "localhost",
         move |s, r| {
             r.unwrap();

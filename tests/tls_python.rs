@@ -45,19 +45,11 @@ fn path(p: std::path::PathBuf) -> String {
 }
 
 fn server_ctx() -> TlsContext {
-    TlsContext::server()
-        .cert_chain_pem(&pki().server.cert_pem)
-        .private_key_pem(&pki().server.key_pem)
-        .build()
-        .unwrap()
+    pki::server_builder().build().unwrap()
 }
 
 fn client_ctx() -> TlsContext {
-    TlsContext::client()
-        .system_roots(false)
-        .ca_pem(&pki().ca.cert_pem)
-        .build()
-        .unwrap()
+    pki::client_builder().build().unwrap()
 }
 
 /// `tls_peer.py MODE ...` against our server at `addr`.

@@ -13,26 +13,18 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use pki::pki;
 use rsuv::tls::{TlsContext, TlsError, TlsRead, TlsStream};
 use rsuv::{Loop, Tcp, Timer};
 
 fn server_ctx() -> TlsContext {
-    TlsContext::server()
-        .cert_chain_pem(&pki().server.cert_pem)
-        .private_key_pem(&pki().server.key_pem)
+    pki::server_builder()
         .alpn(&["h2", "http/1.1"])
         .build()
         .unwrap()
 }
 
 fn client_ctx() -> TlsContext {
-    TlsContext::client()
-        .system_roots(false)
-        .ca_pem(&pki().ca.cert_pem)
-        .alpn(&["http/1.1"])
-        .build()
-        .unwrap()
+    pki::client_builder().alpn(&["http/1.1"]).build().unwrap()
 }
 
 /// A listener on 127.0.0.1:0 whose connections go to `on_conn` (shared, so that a callback

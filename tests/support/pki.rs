@@ -74,6 +74,22 @@ impl PkiFiles {
 }
 
 /// The test PKI, made on first use (key generation is not free).
+/// A server context builder with the `server` identity (localhost, sni.test, 127.0.0.1).
+#[allow(dead_code)] // not every includer builds contexts
+pub fn server_builder() -> rsuv::tls::ServerBuilder {
+    rsuv::tls::TlsContext::server()
+        .cert_chain_pem(&pki().server.cert_pem)
+        .private_key_pem(&pki().server.key_pem)
+}
+
+/// A client context builder trusting the test CA only.
+#[allow(dead_code)]
+pub fn client_builder() -> rsuv::tls::ClientBuilder {
+    rsuv::tls::TlsContext::client()
+        .system_roots(false)
+        .ca_pem(&pki().ca.cert_pem)
+}
+
 pub fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(Pki::generate)
