@@ -545,6 +545,36 @@ fn connect_cancelled_by_close() {
     support::finish(lp);
 }
 
+#[test]
+fn shutdown_is_refused_while_connecting_then_works() {
+    // libuv would accept this shutdown and never complete it (the loop would hang).
+    let lp = Loop::new().unwrap();
+    let dog = support::watchdog(&lp, 60);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = Tcp::new(&lp).unwrap();
+    let done = Rc::new(RefCell::new(None));
+    let d = done.clone();
+    c.connect(listener.local_addr().unwrap(), move |c, res| {
+        res.unwrap();
+        let d = d.clone();
+        c.shutdown(move |c, r| {
+            *d.borrow_mut() = Some(r);
+            c.close();
+        })
+        .unwrap();
+    })
+    .unwrap();
+    assert_eq!(c.shutdown(|_, _| {}).err(), Some(Error::ENOTCONN));
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(
+        *done.borrow(),
+        Some(Ok(())),
+        "once connected, shutdown completes"
+    );
+    drop((c, dog));
+    support::finish(lp);
+}
+
 /// A connected pair (client, accepted server side) on `lp`.
 fn pair(lp: &Loop) -> (Tcp, Tcp) {
     let slot = Rc::new(RefCell::new(None));

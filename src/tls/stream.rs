@@ -444,9 +444,9 @@ impl TlsStream {
         }
         self.flush(); // the alert
         let tcp = &self.0.tcp;
-        // Connected: the alert goes out, then FIN, then the handle closes. Still connecting:
-        // close now (libuv would hold a shutdown made during a connect forever).
-        if !self.0.started.get() || tcp.shutdown(|t, _| t.close()).is_err() {
+        // The alert goes out, then FIN, then the handle closes; refused (still connecting, or
+        // already shut): close now.
+        if tcp.shutdown(|t, _| t.close()).is_err() {
             tcp.close();
         }
         self.release();

@@ -46,6 +46,8 @@ pub(crate) struct StreamState<H: 'static> {
     reading: Cell<bool>,
     /// `read_start` installed a callback, which `read_resume` reuses.
     has_read_cb: Cell<bool>,
+    /// A connect request is pending (`shutdown` is refused until it completes).
+    connecting: Cell<bool>,
 }
 
 impl<H> StreamState<H> {
@@ -61,6 +63,7 @@ impl<H> StreamState<H> {
             keep_fd: Cell::new(None),
             reading: Cell::new(false),
             has_read_cb: Cell::new(false),
+            connecting: Cell::new(false),
         }
     }
 }
@@ -417,11 +420,22 @@ pub(crate) fn connect<H: StreamHandle>(
     cb: DoneCb<H>,
     start: impl FnOnce(*mut uv_connect_t, uv_connect_cb) -> c_int,
 ) -> Result<()> {
-    submit_done(h, cb, start)
+    let done = Box::new(move |h: &H, r: Result<()>| {
+        h.owned().state().connecting.set(false);
+        cb(h, r);
+    });
+    submit_done(h, done, start)?;
+    h.owned().state().connecting.set(true);
+    Ok(())
 }
 
+/// Refused with `ENOTCONN` while a connect is pending: libuv would queue it and never complete
+/// it (a successful connect with nothing to write stops watching for writability).
 pub(crate) fn shutdown<H: StreamHandle>(h: &H, cb: DoneCb<H>) -> Result<()> {
     let raw = stream(h)?;
+    if h.owned().state().connecting.get() {
+        return Err(Error::ENOTCONN);
+    }
     // SAFETY: `raw` is an open stream; the request is ours until its callback.
     submit_done(h, cb, |req, done| unsafe { uv_shutdown(req, raw, done) })
 }
@@ -621,7 +635,9 @@ macro_rules! stream_methods {
             ///
             /// # Errors
             ///
-            /// `ENOTCONN` if not connected; [`Error::CLOSED`](crate::Error::CLOSED) if closing.
+            /// `ENOTCONN` if not connected, also while a connect is still pending (libuv
+            /// would never complete that shutdown); [`Error::CLOSED`](crate::Error::CLOSED) if
+            /// closing.
             #[doc(alias = "uv_shutdown")]
             pub fn shutdown(
                 &self,
