@@ -5,10 +5,7 @@
 mod pki;
 
 use pki::pki;
-use rsuv::tls::{
-    ClientAuth, ClientBuilder, Event, ServerBuilder, State, TlsContext, TlsError, TlsSession,
-    Version,
-};
+use rsuv::tls::{ClientAuth, Event, State, TlsContext, TlsError, TlsSession, Version};
 
 /// How ciphertext travels between the two sessions.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,18 +53,7 @@ fn pump(c: &mut TlsSession, s: &mut TlsSession) {
     pump_with(c, s, Feed::Whole)
 }
 
-fn server_builder() -> ServerBuilder {
-    let p = pki();
-    TlsContext::server()
-        .cert_chain_pem(&p.server.cert_pem)
-        .private_key_pem(&p.server.key_pem)
-}
-
-fn client_builder() -> ClientBuilder {
-    TlsContext::client()
-        .system_roots(false)
-        .ca_pem(&pki().ca.cert_pem)
-}
+use pki::{client_builder, server_builder};
 
 fn versioned(v: Version) -> (TlsContext, TlsContext) {
     let c = client_builder()
@@ -251,6 +237,28 @@ fn sni_callback_switches_context() {
     pump(&mut c, &mut s);
     let err = errors(&mut c).pop().expect("client error");
     assert!(matches!(&err, TlsError::Verification { reason, .. } if reason == "hostname mismatch"));
+}
+
+#[test]
+fn a_panicking_sni_callback_is_resumed_from_feed_not_across_openssl() {
+    let sctx = server_builder()
+        .sni(|_| panic!("sni selector failed"))
+        .build()
+        .unwrap();
+    let mut c = TlsSession::client(&client_builder().build().unwrap(), "localhost").unwrap();
+    let mut s = TlsSession::server(&sctx).unwrap();
+    let hello = c.take_output();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.feed(&hello)));
+    let payload = caught.expect_err("the callback's panic comes out of feed");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"sni selector failed"));
+    // Nothing is left pending on this thread: the next session is unaffected.
+    let (c2, _s2) = connect(
+        &client_builder().build().unwrap(),
+        &server_builder().build().unwrap(),
+        "localhost",
+    );
+    assert!(c2.info().is_some());
+    drop(c);
 }
 
 #[test]

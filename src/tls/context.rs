@@ -361,7 +361,9 @@ impl ServerBuilder {
 
     /// Chooses the context by the server name the client asks for (SNI): return another server
     /// context to use its certificate (and ALPN, and client authentication mode), or `None` to
-    /// keep this one. Not called when the client sends no name.
+    /// keep this one. Not called when the client sends no name. A panic in `f` fails the
+    /// handshake and is resumed from the [`TlsSession`](super::TlsSession) call that ran it
+    /// (`feed`); it never unwinds through OpenSSL.
     pub fn sni(mut self, f: impl Fn(&str) -> Option<TlsContext> + Send + Sync + 'static) -> Self {
         self.sni = Some(Arc::new(f));
         self
@@ -494,12 +496,33 @@ fn wire_names(mut wire: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+thread_local! {
+    /// A panic caught in a user callback that OpenSSL ran on this thread, not yet resumed.
+    static CALLBACK_PANIC: std::cell::Cell<Option<Box<dyn std::any::Any + Send>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Resumes a panic caught in a user callback (the SNI selector) during the OpenSSL call that
+/// just failed on this thread.
+pub(crate) fn resume_callback_panic() {
+    if let Some(payload) = CALLBACK_PANIC.take() {
+        std::panic::resume_unwind(payload);
+    }
+}
+
 /// The SNI callback: switch to the context the user's function picks for the name.
 fn select_context(ssl: &mut SslRef, f: &SniFn) -> Result<(), SniError> {
     let Some(name) = ssl.servername(NameType::HOST_NAME).map(str::to_owned) else {
         return Ok(());
     };
-    let Some(ctx) = f(&name) else {
+    // The user's callback runs inside OpenSSL's: a panic must not unwind through C. It is
+    // kept, the handshake fails, and the session call that ran OpenSSL resumes it.
+    let chosen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&name)));
+    let Some(ctx) = chosen.map_err(|p| {
+        CALLBACK_PANIC.set(Some(p));
+        SniError::ALERT_FATAL
+    })?
+    else {
         return Ok(());
     };
     if ctx.role() != Role::Server {

@@ -688,6 +688,7 @@ impl TlsSession {
 
     /// Fails the session with the error behind `stack`, returning it.
     fn fail(&mut self, stack: ErrorStack) -> TlsError {
+        super::context::resume_callback_panic(); // the failure was a panic in the SNI callback
         let err = verify::failure(self.engine.ssl(), &stack).unwrap_or_else(|| {
             let reason = first_reason(&stack)
                 .unwrap_or_else(|| "unexpected EOF or internal error".to_owned());
