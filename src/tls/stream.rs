@@ -328,7 +328,7 @@ impl TlsStream {
             if !session.has_output() {
                 drop(session);
                 if all_in {
-                    self.run_write_cbs(Ok(())); // nothing left to send (empty writes)
+                    self.run_write_cbs(true); // nothing left to send (empty writes)
                 }
                 return;
             }
@@ -361,14 +361,11 @@ impl TlsStream {
     }
 
     /// Runs (and forgets) the callbacks of writes not yet attached to a socket write.
-    fn run_write_cbs(&self, r: Result<(), TlsError>) {
+    /// `ok`: their bytes are out; otherwise they fail with [`TlsError::Closed`].
+    fn run_write_cbs(&self, ok: bool) {
         let cbs = std::mem::take(&mut *self.0.waiting_writes.borrow_mut());
         for cb in cbs {
-            let r = match &r {
-                Ok(()) => Ok(()),
-                Err(_) => Err(TlsError::Closed),
-            };
-            cb(self, r);
+            cb(self, if ok { Ok(()) } else { Err(TlsError::Closed) });
         }
     }
 
@@ -433,7 +430,7 @@ impl TlsStream {
             return;
         }
         let _ = self.0.timer.stop();
-        self.run_write_cbs(Err(TlsError::Closed));
+        self.run_write_cbs(false);
         if let Some(cb) = self.0.handshake_cb.take() {
             self.0.ended.set(true);
             cb(self, Err(e));
@@ -566,7 +563,7 @@ impl TlsStream {
             return;
         }
         self.0.closed.set(true);
-        self.run_write_cbs(Err(TlsError::Closed));
+        self.run_write_cbs(false);
         self.0.tcp.close();
         self.release();
     }
