@@ -54,6 +54,8 @@
 //! needs_send_sync(wake.sender());
 //! ```
 
+#[cfg(feature = "python")]
+pub mod python;
 pub mod rt;
 pub mod tls;
 pub mod uv;

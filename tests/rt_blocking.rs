@@ -52,7 +52,7 @@ fn a_hundred_jobs() {
             assert_eq!(v, (i * i) as u64);
             sum += v;
         }
-        assert_eq!(sum, (0..100u64).map(|i| i * i).sum());
+        assert_eq!(sum, (0..100u64).map(|i| i * i).sum::<u64>());
     });
 }
 

@@ -275,3 +275,36 @@ unsafe extern "C" fn on_nameinfo(
     let result = check(status).map(|_| (names.0.unwrap_or_default(), names.1.unwrap_or_default()));
     req.finish(|cb| cb(result));
 }
+
+/// The system's `EAI_*` code and message (`gai_strerror`) for one of libuv's `EAI_*` errors,
+/// as Python's `socket.gaierror` carries them; `None` for other errors (libuv reports
+/// `EAI_SYSTEM` as the `errno` it carries).
+///
+/// # Examples
+///
+/// ```
+/// let (code, msg) = rsuv::gai_error(rsuv::Error::EAI_NONAME).unwrap();
+/// assert_eq!(code, libc::EAI_NONAME);
+/// assert!(!msg.is_empty());
+/// ```
+pub fn gai_error(e: Error) -> Option<(i32, String)> {
+    // glibc's values (netdb.h); libc does not define all of them.
+    let code = match e {
+        Error::EAI_BADFLAGS => -1,
+        Error::EAI_NONAME => -2,
+        Error::EAI_AGAIN => -3,
+        Error::EAI_FAIL => -4,
+        Error::EAI_NODATA => -5,
+        Error::EAI_FAMILY => -6,
+        Error::EAI_SOCKTYPE => -7,
+        Error::EAI_SERVICE => -8,
+        Error::EAI_ADDRFAMILY => -9,
+        Error::EAI_MEMORY => -10,
+        Error::EAI_OVERFLOW => -12,
+        Error::EAI_CANCELED => -101,
+        _ => return None,
+    };
+    // SAFETY: gai_strerror returns a static NUL-terminated string for any code.
+    let msg = unsafe { CStr::from_ptr(libc::gai_strerror(code)) };
+    Some((code, msg.to_string_lossy().into_owned()))
+}

@@ -416,6 +416,17 @@ impl LoopHandle {
         check(unsafe { uv_backend_fd(self.0.raw()?) })
     }
 
+    /// The `uv_loop_t*` itself, for C code built against the same libuv (compare
+    /// [`version`](crate::version)). It stays valid while the loop is open; C code must not
+    /// close or free it, nor run it while [`Loop::run`] runs it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CLOSED`] once the loop is closed.
+    pub fn as_raw(&self) -> Result<*mut c_void> {
+        self.0.raw().map(|p| p.cast())
+    }
+
     /// How long the next poll would block: `None` for "indefinitely".
     #[doc(alias = "uv_backend_timeout")]
     pub fn backend_timeout(&self) -> Option<Duration> {

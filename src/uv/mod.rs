@@ -6,6 +6,7 @@ mod buf;
 mod dns;
 mod error;
 mod fd;
+mod fdwatch;
 mod handle;
 mod loop_;
 mod pipe;
@@ -24,8 +25,9 @@ mod work;
 
 pub use async_::{Async, AsyncSender};
 pub use buf::WriteBuf;
-pub use dns::{AddrInfo, AddrInfoHints, DnsRequest, getaddrinfo, getnameinfo};
+pub use dns::{AddrInfo, AddrInfoHints, DnsRequest, gai_error, getaddrinfo, getnameinfo};
 pub use error::{Error, Result, check};
+pub use fdwatch::FdWatch;
 pub use loop_::{Loop, LoopHandle, RunMode};
 pub use pipe::{PendingHandle, Pipe, PipeName, SendHandle};
 pub use poll::{Poll, PollEvents};
@@ -64,4 +66,63 @@ pub fn version_string() -> String {
     // SAFETY: uv_version_string returns a static NUL-terminated string.
     let s = unsafe { std::ffi::CStr::from_ptr(libuv_sys2::uv_version_string()) };
     s.to_string_lossy().into_owned()
+}
+
+/// libuv's high-resolution clock: nanoseconds of `CLOCK_MONOTONIC` on Linux, the clock of
+/// Python's `time.monotonic()`.
+///
+/// # Examples
+///
+/// ```
+/// let a = rsuv::hrtime();
+/// assert!(rsuv::hrtime() >= a);
+/// ```
+#[doc(alias = "uv_hrtime")]
+pub fn hrtime() -> u64 {
+    // SAFETY: uv_hrtime has no preconditions.
+    unsafe { libuv_sys2::uv_hrtime() }
+}
+
+/// Waits until `fd` is readable or `timeout` passes (`None`: no limit), for a program that
+/// drives a loop from outside: wait on [`LoopHandle::backend_fd`] (with its locks released),
+/// then run the loop with [`RunMode::NoWait`]. Returns whether `fd` became readable; `false`
+/// on a timeout and when a signal interrupted the wait (`EINTR`).
+///
+/// # Errors
+///
+/// What `ppoll` reports other than `EINTR`.
+///
+/// # Examples
+///
+/// ```
+/// use rsuv::{Loop, wait_readable};
+/// use std::time::Duration;
+/// let lp = Loop::new()?;
+/// // Nothing is pending: the wait times out.
+/// assert!(!wait_readable(lp.backend_fd()?, Some(Duration::from_millis(1)))?);
+/// # Ok::<(), rsuv::Error>(())
+/// ```
+pub fn wait_readable(fd: std::os::fd::RawFd, timeout: Option<std::time::Duration>) -> Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64 / 2) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let tsp = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: one valid pollfd; `tsp` is null or points at a live timespec; no signal mask.
+    let rc = unsafe { libc::ppoll(&mut pfd, 1, tsp, std::ptr::null()) };
+    if rc < 0 {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        if errno == libc::EINTR {
+            return Ok(false);
+        }
+        return Err(Error::from_raw(-errno));
+    }
+    Ok(rc > 0)
 }

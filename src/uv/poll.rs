@@ -14,7 +14,7 @@ use super::loop_::LoopHandle;
 /// A set of readiness events.
 #[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
 #[doc(alias = "uv_poll_event")]
-pub struct PollEvents(u32);
+pub struct PollEvents(pub(crate) u32);
 
 impl PollEvents {
     /// No event.

@@ -1,0 +1,425 @@
+//! `Handle` and `TimerHandle`: a callback, its arguments and its `contextvars.Context`, as
+//! `asyncio.Handle`/`asyncio.TimerHandle` (same methods, same `repr`, same error routing).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::{PyTraverseError, ffi};
+
+use super::gil::GilCell;
+
+/// What a handle calls; dropped on `cancel()`, as asyncio drops it.
+struct Call {
+    callback: Py<PyAny>,
+    args: Py<PyTuple>,
+}
+
+/// A callback scheduled on the loop (what `call_soon` returns).
+#[pyclass(module = "rsuv", subclass, frozen, weakref)]
+pub struct Handle {
+    call: GilCell<Option<Call>>,
+    cancelled: AtomicBool,
+    context: Py<PyAny>,
+    loop_: Py<PyAny>,
+    source_traceback: Option<Py<PyAny>>,
+    /// The repr taken at cancel time in debug mode (asyncio's `_repr`).
+    repr: GilCell<Option<String>>,
+}
+
+/// The current context, copied (`contextvars.copy_context()`).
+pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    // SAFETY: called with the GIL held; returns a new reference or NULL with an exception set.
+    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()).map(Bound::unbind) }
+}
+
+/// `asyncio.format_helpers.extract_stack()` of the caller's caller, for debug mode.
+pub(crate) fn extract_stack(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    static EXTRACT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let f = EXTRACT.import(py, "asyncio.format_helpers", "extract_stack")?;
+    let frame = py.import("sys")?.call_method1("_getframe", (1,))?;
+    Ok(f.call1((frame,))?.unbind())
+}
+
+/// Whether `err` must stop the loop and come out of `run_*` (as asyncio's `Handle._run`).
+pub(crate) fn is_fatal(py: Python<'_>, err: &PyErr) -> bool {
+    err.is_instance_of::<PyKeyboardInterrupt>(py) || err.is_instance_of::<PySystemExit>(py)
+}
+
+impl Handle {
+    /// A handle for `callback(*args)` in `context` (a copy of the current one when `None`).
+    pub(crate) fn create(
+        py: Python<'_>,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        loop_: Py<PyAny>,
+        context: Option<Py<PyAny>>,
+        debug: bool,
+    ) -> PyResult<Handle> {
+        let context = match context {
+            Some(c) if !c.is_none(py) => c,
+            _ => copy_context(py)?,
+        };
+        let source_traceback = if debug {
+            Some(extract_stack(py)?)
+        } else {
+            None
+        };
+        Ok(Handle {
+            call: GilCell::new(Some(Call { callback, args })),
+            cancelled: AtomicBool::new(false),
+            context,
+            loop_,
+            source_traceback,
+            repr: GilCell::new(None),
+        })
+    }
+
+    /// Cancels through the Python method (so that a `TimerHandle` tells its heap).
+    pub(crate) fn cancel_from_rust(h: &Bound<'_, Handle>) -> PyResult<()> {
+        h.call_method0("cancel").map(drop)
+    }
+
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Calls the callback in its context; the exception it raised, if any.
+    pub(crate) fn run(&self, py: Python<'_>) -> PyResult<()> {
+        let (callback, args) = match &*self.call.borrow(py) {
+            Some(c) => (c.callback.clone_ref(py), c.args.clone_ref(py)),
+            None => return Ok(()),
+        };
+        let ctx = self.context.as_ptr();
+        // SAFETY: the GIL is held and `ctx` is a live Context (kept by `self`); a failure sets
+        // an exception ("already entered"), fetched here.
+        if unsafe { ffi::PyContext_Enter(ctx) } < 0 {
+            return Err(PyErr::fetch(py));
+        }
+        let args = args.bind(py);
+        let result = if args.is_empty() {
+            callback.bind(py).call0()
+        } else {
+            callback.bind(py).call1(args)
+        };
+        // SAFETY: `ctx` was entered just above on this thread; exiting it cannot fail then.
+        unsafe { ffi::PyContext_Exit(ctx) };
+        result.map(drop)
+    }
+
+    /// Runs the handle as asyncio's `Handle._run`: an exception goes to the loop's exception
+    /// handler, but `KeyboardInterrupt` and `SystemExit` are returned, to stop the loop.
+    pub(crate) fn run_routed(slf: &Bound<'_, Handle>) -> PyResult<()> {
+        let py = slf.py();
+        match slf.get().run(py) {
+            Ok(()) => Ok(()),
+            Err(e) if is_fatal(py, &e) => Err(e),
+            Err(e) => slf.get().report(slf, e),
+        }
+    }
+
+    /// Hands `err` to the loop's `call_exception_handler` with asyncio's context keys.
+    fn report(&self, slf: &Bound<'_, Handle>, err: PyErr) -> PyResult<()> {
+        let py = slf.py();
+        let ctx = PyDict::new(py);
+        let cb = self.callback_source(py).unwrap_or_else(|_| "?".into());
+        ctx.set_item("message", format!("Exception in callback {cb}"))?;
+        ctx.set_item("exception", err.into_value(py))?;
+        ctx.set_item("handle", slf)?;
+        if let Some(tb) = &self.source_traceback {
+            ctx.set_item("source_traceback", tb)?;
+        }
+        match self
+            .loop_
+            .bind(py)
+            .call_method1("call_exception_handler", (ctx,))
+        {
+            Err(e) if is_fatal(py, &e) => Err(e),
+            // The handler logs its own failures; one failing beyond that is not ours to raise.
+            _ => Ok(()),
+        }
+    }
+
+    /// `asyncio.format_helpers._format_callback_source(callback, args)`.
+    fn callback_source(&self, py: Python<'_>) -> PyResult<String> {
+        static FORMAT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let f = FORMAT.import(py, "asyncio.format_helpers", "_format_callback_source")?;
+        let (cb, args) = match &*self.call.borrow(py) {
+            Some(c) => (c.callback.clone_ref(py), c.args.clone_ref(py)),
+            None => return Ok(String::new()),
+        };
+        f.call1((cb, args))?.extract()
+    }
+
+    fn do_cancel(&self, py: Python<'_>, slf: &Bound<'_, PyAny>) -> PyResult<bool> {
+        if self.cancelled.swap(true, Ordering::Relaxed) {
+            return Ok(false);
+        }
+        if self.loop_debug(py) {
+            let r: String = slf.repr()?.extract()?;
+            *self.repr.borrow_mut(py) = Some(r);
+        }
+        let call = self.call.borrow_mut(py).take();
+        drop(call); // outside the borrow: dropping may run arbitrary Python
+        Ok(true)
+    }
+
+    fn loop_debug(&self, py: Python<'_>) -> bool {
+        let lp = self.loop_.bind(py);
+        !lp.is_none()
+            && lp
+                .call_method0("get_debug")
+                .and_then(|d| d.is_truthy())
+                .unwrap_or(false)
+    }
+
+    fn repr_info(&self, py: Python<'_>, name: &str, when: Option<f64>) -> PyResult<String> {
+        let mut info = vec![name.to_string()];
+        if self.is_cancelled() {
+            info.push("cancelled".into());
+        }
+        if let Some(w) = when {
+            let w = pyo3::types::PyFloat::new(py, w).repr()?;
+            info.push(format!("when={w}"));
+        }
+        if self.call.borrow(py).is_some() {
+            info.push(self.callback_source(py)?);
+        }
+        if let Some(tb) = &self.source_traceback {
+            let frame = tb.bind(py).get_item(-1)?;
+            let (file, line): (String, i64) =
+                (frame.get_item(0)?.extract()?, frame.get_item(1)?.extract()?);
+            info.push(format!("created at {file}:{line}"));
+        }
+        Ok(format!("<{}>", info.join(" ")))
+    }
+}
+
+fn tuple_of(args: &Bound<'_, PyAny>) -> PyResult<Py<PyTuple>> {
+    match args.cast::<PyTuple>() {
+        Ok(t) => Ok(t.clone().unbind()),
+        Err(_) => {
+            Ok(PyTuple::new(args.py(), args.try_iter()?.collect::<PyResult<Vec<_>>>()?)?.unbind())
+        }
+    }
+}
+
+#[pymethods]
+impl Handle {
+    #[new]
+    #[pyo3(signature = (callback, args, r#loop, context=None))]
+    fn py_new(
+        py: Python<'_>,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyAny>,
+        r#loop: Py<PyAny>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Handle> {
+        let args = tuple_of(args)?;
+        let debug = {
+            let lp = r#loop.bind(py);
+            !lp.is_none() && lp.call_method0("get_debug")?.is_truthy()?
+        };
+        Handle::create(py, callback, args, r#loop, context, debug)
+    }
+
+    /// Cancels the callback; a no-op if it already ran or was cancelled.
+    fn cancel(slf: &Bound<'_, Self>) -> PyResult<()> {
+        slf.get().do_cancel(slf.py(), slf.as_any()).map(drop)
+    }
+
+    /// Whether the handle was cancelled.
+    fn cancelled(&self) -> bool {
+        self.is_cancelled()
+    }
+
+    /// The `contextvars.Context` the callback runs in.
+    fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
+        self.context.clone_ref(py)
+    }
+
+    /// Runs the callback now (asyncio's `Handle._run`).
+    fn _run(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Handle::run_routed(slf)
+    }
+
+    #[getter]
+    fn _callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.call
+            .borrow(py)
+            .as_ref()
+            .map(|c| c.callback.clone_ref(py))
+    }
+
+    #[getter]
+    fn _args(&self, py: Python<'_>) -> Option<Py<PyTuple>> {
+        self.call.borrow(py).as_ref().map(|c| c.args.clone_ref(py))
+    }
+
+    #[getter]
+    fn _loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.loop_.clone_ref(py)
+    }
+
+    #[getter]
+    fn _cancelled(&self) -> bool {
+        self.is_cancelled()
+    }
+
+    #[getter]
+    fn _source_traceback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.source_traceback.as_ref().map(|t| t.clone_ref(py))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        if let Some(r) = &*self.repr.borrow(py) {
+            return Ok(r.clone());
+        }
+        self.repr_info(py, "Handle", None)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(Some(c)) = self.call.peek().as_deref() {
+            visit.call(&c.callback)?;
+            visit.call(&c.args)?;
+        }
+        visit.call(&self.context)?;
+        visit.call(&self.loop_)?;
+        visit.call(&self.source_traceback)?;
+        Ok(())
+    }
+}
+
+/// A callback scheduled for a time (what `call_later` and `call_at` return).
+#[pyclass(module = "rsuv", extends = Handle, frozen)]
+pub struct TimerHandle {
+    when: f64,
+    /// Set while the handle is in a loop's timer heap; the loop's count of cancelled timers
+    /// in its heap, raised when a scheduled timer is cancelled.
+    scheduled: AtomicBool,
+    cancelled_in_heap: Option<Arc<AtomicUsize>>,
+}
+
+impl TimerHandle {
+    pub(crate) fn create(
+        when: f64,
+        handle: Handle,
+        counter: Option<Arc<AtomicUsize>>,
+    ) -> PyClassInitializer<TimerHandle> {
+        PyClassInitializer::from(handle).add_subclass(TimerHandle {
+            when,
+            scheduled: AtomicBool::new(false),
+            cancelled_in_heap: counter,
+        })
+    }
+
+    #[inline]
+    pub(crate) fn when_f64(&self) -> f64 {
+        self.when
+    }
+
+    pub(crate) fn set_scheduled(&self, on: bool) {
+        self.scheduled.store(on, Ordering::Relaxed);
+    }
+}
+
+#[pymethods]
+impl TimerHandle {
+    #[new]
+    #[pyo3(signature = (when, callback, args, r#loop, context=None))]
+    fn py_new(
+        py: Python<'_>,
+        when: f64,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyAny>,
+        r#loop: Py<PyAny>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<PyClassInitializer<TimerHandle>> {
+        let handle = Handle::py_new(py, callback, args, r#loop, context)?;
+        Ok(TimerHandle::create(when, handle, None))
+    }
+
+    /// The loop time at which the callback is due.
+    fn when(&self) -> f64 {
+        self.when
+    }
+
+    /// Cancels the callback; the loop drops it from its heap lazily.
+    fn cancel(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let base = slf.as_super().get();
+        if base.do_cancel(slf.py(), slf.as_any())? && slf.get().scheduled.load(Ordering::Relaxed) {
+            if let Some(c) = &slf.get().cancelled_in_heap {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let base = slf.as_super().get();
+        if let Some(r) = &*base.repr.borrow(py) {
+            return Ok(r.clone());
+        }
+        base.repr_info(py, "TimerHandle", Some(slf.get().when))
+    }
+
+    fn __hash__(&self) -> u64 {
+        self.when.to_bits()
+    }
+
+    fn __richcmp__(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let Ok(other) = other.cast::<TimerHandle>() else {
+            return Ok(py.NotImplemented());
+        };
+        let (a, b) = (slf.get().when, other.get().when);
+        let r = match op {
+            CompareOp::Lt => a < b,
+            CompareOp::Le => a < b || slf.is(other) || same_timer(slf, other, py)?,
+            CompareOp::Gt => a > b,
+            CompareOp::Ge => a > b || slf.is(other) || same_timer(slf, other, py)?,
+            CompareOp::Eq => slf.is(other) || same_timer(slf, other, py)?,
+            CompareOp::Ne => !(slf.is(other) || same_timer(slf, other, py)?),
+        };
+        Ok(pyo3::types::PyBool::new(py, r)
+            .to_owned()
+            .into_any()
+            .unbind())
+    }
+}
+
+/// asyncio's `TimerHandle.__eq__`: same time, callback, arguments and cancelled state.
+fn same_timer(
+    a: &Bound<'_, TimerHandle>,
+    b: &Bound<'_, TimerHandle>,
+    py: Python<'_>,
+) -> PyResult<bool> {
+    if a.get().when != b.get().when {
+        return Ok(false);
+    }
+    let (ha, hb) = (a.as_super().get(), b.as_super().get());
+    if ha.is_cancelled() != hb.is_cancelled() {
+        return Ok(false);
+    }
+    let (ca, cb) = (ha._callback(py), hb._callback(py));
+    let (aa, ab) = (ha._args(py), hb._args(py));
+    let eq = |x: Option<Py<PyAny>>, y: Option<Py<PyAny>>| -> PyResult<bool> {
+        match (x, y) {
+            (None, None) => Ok(true),
+            (Some(x), Some(y)) => x.bind(py).eq(y.bind(py)),
+            _ => Ok(false),
+        }
+    };
+    Ok(eq(ca, cb)? && eq(aa.map(|t| t.into_any()), ab.map(|t| t.into_any()))?)
+}

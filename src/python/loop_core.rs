@@ -1,0 +1,669 @@
+//! `LoopCore`: the Rust half of `rsuv.Loop` — ready queue, timers, the run loop with the GIL
+//! released only around the wait in the kernel, wake-ups from other threads, descriptors,
+//! signals' wake-up descriptor, DNS.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use pyo3::PyTraverseError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyTuple};
+
+use super::dns;
+use super::gil::GilCell;
+use super::handle::{Handle, TimerHandle};
+use super::readers::{self, Io, check_callable, fileobj_to_fd};
+use super::timers::Timers;
+use crate::uv::{self, Async, AsyncSender, FdWatch, Loop, PollEvents, RunMode};
+
+/// Everything of one loop that libuv callbacks reach too (through a `Weak`).
+pub(crate) struct Inner {
+    lp: GilCell<Option<Loop>>,
+    /// Ref'd, so that libuv's poll timeout is that of its timers (not 0 for "nothing to do").
+    waker: GilCell<Option<Async>>,
+    sender: GilCell<Option<AsyncSender>>,
+    ready: GilCell<VecDeque<Py<Handle>>>,
+    timers: GilCell<Timers>,
+    io: Io,
+    /// Python's signal wake-up descriptor (`signal.set_wakeup_fd`) writes to `.1`; `.0` is
+    /// watched, and the signal numbers read from it wait in `signals`.
+    signal_pipe: GilCell<Option<(UnixStream, UnixStream)>>,
+    signals: GilCell<Vec<u8>>,
+    stopping: AtomicBool,
+    running: AtomicBool,
+    closed: AtomicBool,
+    debug: AtomicBool,
+    thread: GilCell<Option<ThreadId>>,
+    /// `slow_callback_duration` in seconds, as f64 bits.
+    slow_callback: AtomicU64,
+}
+
+/// The `Rc` that the Python object holds.
+struct Shared(Rc<Inner>);
+
+// SAFETY: `Inner` is reached only with the GIL held: from methods of the Python object (which
+// hold it) and from libuv callbacks, which run inside `Loop::run` called by `run_once` with
+// the GIL held. The GIL orders the accesses of different threads; the `Rc` count is touched
+// only then too (clone in `new`, drop when the Python object is freed, which holds the GIL).
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+fn closed_error() -> PyErr {
+    PyRuntimeError::new_err("Event loop is closed")
+}
+
+fn uv_error(e: uv::Error) -> PyErr {
+    readers::os_error(e)
+}
+
+impl Inner {
+    fn new() -> PyResult<Rc<Inner>> {
+        let lp = Loop::new().map_err(uv_error)?;
+        let waker = Async::new(&lp, |_| {}).map_err(uv_error)?;
+        let sender = waker.sender();
+        let (r, w) = UnixStream::pair()?;
+        r.set_nonblocking(true)?;
+        w.set_nonblocking(true)?;
+        let inner = Rc::new(Inner {
+            lp: GilCell::new(None),
+            waker: GilCell::new(Some(waker)),
+            sender: GilCell::new(Some(sender)),
+            ready: GilCell::new(VecDeque::new()),
+            timers: GilCell::new(Timers::new()),
+            io: Io::new(),
+            signal_pipe: GilCell::new(None),
+            signals: GilCell::new(Vec::new()),
+            stopping: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            debug: AtomicBool::new(false),
+            thread: GilCell::new(None),
+            slow_callback: AtomicU64::new(0.1f64.to_bits()),
+        });
+        let weak = Rc::downgrade(&inner);
+        let watch =
+            FdWatch::new(&lp, move |fd, events| on_io(&weak, fd, events)).map_err(uv_error)?;
+        watch
+            .set(r.as_raw_fd(), PollEvents::READABLE)
+            .map_err(uv_error)?;
+        Python::attach(|py| {
+            *inner.io.watch.borrow_mut(py) = Some(watch);
+            *inner.signal_pipe.borrow_mut(py) = Some((r, w));
+            *inner.lp.borrow_mut(py) = Some(lp);
+        });
+        Ok(inner)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    fn check_open(&self) -> PyResult<()> {
+        if self.is_closed() {
+            Err(closed_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn debug(&self) -> bool {
+        self.debug.load(Ordering::Relaxed)
+    }
+
+    /// asyncio's `_check_thread` (debug mode): a running loop is touched only by its thread.
+    fn check_thread(&self, py: Python<'_>) -> PyResult<()> {
+        match *self.thread.borrow(py) {
+            Some(t) if t != std::thread::current().id() => Err(PyRuntimeError::new_err(
+                "Non-thread-safe operation invoked on an event loop other than the current one",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn signal_fd(&self, py: Python<'_>) -> Option<RawFd> {
+        self.signal_pipe
+            .borrow(py)
+            .as_ref()
+            .map(|(r, _)| r.as_raw_fd())
+    }
+
+    /// Runs libuv once without blocking: its callbacks (descriptors, DNS, wake-ups) run now.
+    fn poll_uv(&self, py: Python<'_>) -> PyResult<()> {
+        let lp = self.lp.borrow(py);
+        let lp = lp.as_ref().ok_or_else(closed_error)?;
+        lp.run(RunMode::NoWait).map(drop).map_err(uv_error)
+    }
+
+    /// How long the loop may sleep: until the next timer (ours or libuv's), or forever.
+    fn timeout(&self, py: Python<'_>, dead: &mut Vec<Py<TimerHandle>>) -> Option<Duration> {
+        let next = self.timers.borrow_mut(py).next_when(py, dead);
+        let ours = next.map(|when| Duration::from_secs_f64((when - now()).clamp(0.0, 1e9)));
+        let theirs = self
+            .lp
+            .borrow(py)
+            .as_ref()
+            .and_then(|lp| lp.backend_timeout());
+        match (ours, theirs) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn backend_fd(&self, py: Python<'_>) -> PyResult<RawFd> {
+        let lp = self.lp.borrow(py);
+        lp.as_ref()
+            .ok_or_else(closed_error)?
+            .backend_fd()
+            .map_err(uv_error)
+    }
+
+    fn expire_timers(&self, py: Python<'_>, dead: &mut Vec<Py<TimerHandle>>) {
+        let mut timers = self.timers.borrow_mut(py);
+        timers.compact(py, dead);
+        let mut ready = self.ready.borrow_mut(py);
+        timers.expire(py, now(), &mut ready, dead);
+    }
+
+    /// One iteration: wait (unless work is ready), let libuv dispatch, move due timers to the
+    /// ready queue, run what was ready at that point.
+    fn run_once(&self, slf: &Bound<'_, LoopCore>) -> PyResult<()> {
+        let py = slf.py();
+        let mut dead = Vec::new();
+        let busy = |s: &Self| !s.ready.borrow(py).is_empty() || s.stopping.load(Ordering::Relaxed);
+        // Also registers with epoll what callbacks started since the last poll.
+        self.poll_uv(py)?;
+        if !busy(self) {
+            self.expire_timers(py, &mut dead);
+            if !busy(self) {
+                let timeout = self.timeout(py, &mut dead);
+                drop(std::mem::take(&mut dead));
+                let fd = self.backend_fd(py)?;
+                py.detach(|| uv::wait_readable(fd, timeout))
+                    .map_err(uv_error)?;
+                self.poll_uv(py)?;
+            }
+        }
+        self.dispatch_signals(slf)?;
+        self.expire_timers(py, &mut dead);
+        drop(dead);
+        self.run_ready(slf)
+    }
+
+    /// Runs Python's signal handlers (`KeyboardInterrupt` comes out here), then the loop's
+    /// own (`add_signal_handler`) for the signal numbers the wake-up descriptor brought.
+    fn dispatch_signals(&self, slf: &Bound<'_, LoopCore>) -> PyResult<()> {
+        let py = slf.py();
+        py.check_signals()?;
+        let sigs = std::mem::take(&mut *self.signals.borrow_mut(py));
+        for sig in sigs {
+            slf.call_method1("_handle_signal", (sig,))?;
+        }
+        Ok(())
+    }
+
+    fn run_ready(&self, slf: &Bound<'_, LoopCore>) -> PyResult<()> {
+        let py = slf.py();
+        let n = self.ready.borrow(py).len();
+        let debug = self.debug();
+        for _ in 0..n {
+            let h = self.ready.borrow_mut(py).pop_front();
+            let Some(h) = h else { break };
+            let h = h.into_bound(py);
+            if h.get().is_cancelled() {
+                continue;
+            }
+            if debug {
+                self.run_timed(slf, &h)?;
+            } else {
+                Handle::run_routed(&h)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Debug mode: warns of a callback slower than `slow_callback_duration`.
+    fn run_timed(&self, slf: &Bound<'_, LoopCore>, h: &Bound<'_, Handle>) -> PyResult<()> {
+        let t0 = now();
+        let r = Handle::run_routed(h);
+        let dt = now() - t0;
+        if dt >= f64::from_bits(self.slow_callback.load(Ordering::Relaxed)) {
+            let py = slf.py();
+            let logger = py.import("asyncio.log")?.getattr("logger")?;
+            logger.call_method1("warning", ("Executing %s took %.3f seconds", h, dt))?;
+        }
+        r
+    }
+
+    fn push_ready(&self, py: Python<'_>, h: Py<Handle>) {
+        self.ready.borrow_mut(py).push_back(h);
+    }
+
+    fn on_io(&self, py: Python<'_>, fd: RawFd, events: PollEvents) {
+        if Some(fd) == self.signal_fd(py) {
+            return self.drain_signals(py);
+        }
+        let mut hs = Vec::with_capacity(2);
+        self.io.ready(py, fd, events, &mut hs);
+        for h in hs {
+            if h.bind(py).get().is_cancelled() {
+                continue;
+            }
+            self.push_ready(py, h);
+        }
+    }
+
+    fn drain_signals(&self, py: Python<'_>) {
+        let mut buf = [0u8; 256];
+        loop {
+            let n = match self.signal_pipe.borrow(py).as_ref() {
+                Some((r, _)) => (&*r).read(&mut buf),
+                None => return,
+            };
+            match n {
+                Ok(n) if n > 0 => self.signals.borrow_mut(py).extend_from_slice(&buf[..n]),
+                _ => return,
+            }
+        }
+    }
+
+    /// `close()`: drops every handle, timer and registration, then closes libuv's loop.
+    fn close(&self, py: Python<'_>) {
+        if self.closed.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let ready = std::mem::take(&mut *self.ready.borrow_mut(py));
+        let mut dead = Vec::new();
+        self.timers.borrow_mut(py).clear(py, &mut dead);
+        let io = self.io.clear(py);
+        let watch = self.io.watch.borrow_mut(py).take();
+        if let Some(w) = &watch {
+            w.close();
+        }
+        let waker = self.waker.borrow_mut(py).take();
+        let sender = self.sender.borrow_mut(py).take();
+        let pipe = self.signal_pipe.borrow_mut(py).take();
+        let lp = self.lp.borrow_mut(py).take();
+        drop((ready, dead, io, watch, waker, sender));
+        if let Some(lp) = lp {
+            // Runs the close callbacks and lets pending DNS requests finish (their callbacks
+            // see the loop closed and settle nothing).
+            let _ = lp.close();
+        }
+        drop(pipe);
+    }
+}
+
+fn on_io(weak: &Weak<Inner>, fd: RawFd, events: PollEvents) {
+    if let Some(inner) = weak.upgrade() {
+        Python::attach(|py| inner.on_io(py, fd, events));
+    }
+}
+
+/// `loop.time()`: `CLOCK_MONOTONIC` in seconds, the clock of `time.monotonic()`.
+fn now() -> f64 {
+    uv::hrtime() as f64 * 1e-9
+}
+
+/// The Rust half of `rsuv.Loop`; `python/rsuv/_loop.py` subclasses it together with
+/// `asyncio.AbstractEventLoop`.
+#[pyclass(module = "rsuv._rsuv", subclass, frozen, weakref, dict)]
+pub struct LoopCore {
+    shared: Shared,
+}
+
+impl LoopCore {
+    fn inner(&self) -> &Inner {
+        &self.shared.0
+    }
+
+    fn schedule_at(
+        slf: &Bound<'_, Self>,
+        when: f64,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+        method: &str,
+    ) -> PyResult<Py<TimerHandle>> {
+        let py = slf.py();
+        let inner = slf.get().inner();
+        inner.check_open()?;
+        let debug = inner.debug();
+        if debug {
+            inner.check_thread(py)?;
+        }
+        check_callable(callback, method, debug)?;
+        let h = Handle::create(
+            py,
+            callback.clone().unbind(),
+            args.clone().unbind(),
+            slf.clone().into_any().unbind(),
+            context,
+            debug,
+        )?;
+        let counter = inner.timers.borrow(py).counter();
+        let t = Py::new(py, TimerHandle::create(when, h, Some(counter)))?;
+        inner.timers.borrow_mut(py).push(t.clone_ref(py), py);
+        Ok(t)
+    }
+
+    fn soon(
+        slf: &Bound<'_, Self>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+        method: &str,
+        threadsafe: bool,
+    ) -> PyResult<Py<Handle>> {
+        let py = slf.py();
+        let inner = slf.get().inner();
+        inner.check_open()?;
+        let debug = inner.debug();
+        if debug && !threadsafe {
+            inner.check_thread(py)?;
+        }
+        check_callable(callback, method, debug)?;
+        let h = Handle::create(
+            py,
+            callback.clone().unbind(),
+            args.clone().unbind(),
+            slf.clone().into_any().unbind(),
+            context,
+            debug,
+        )?;
+        let h = Py::new(py, h)?;
+        inner.push_ready(py, h.clone_ref(py));
+        Ok(h)
+    }
+
+    fn add_io(
+        slf: &Bound<'_, Self>,
+        fd: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        writer: bool,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let inner = slf.get().inner();
+        inner.check_open()?;
+        let fd = fileobj_to_fd(fd)?;
+        let method = if writer { "add_writer" } else { "add_reader" };
+        check_callable(callback, method, inner.debug())?;
+        let h = Handle::create(
+            py,
+            callback.clone().unbind(),
+            args.clone().unbind(),
+            slf.clone().into_any().unbind(),
+            None,
+            inner.debug(),
+        )?;
+        inner.io.add(py, fd, Py::new(py, h)?, writer)
+    }
+
+    fn remove_io(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>, writer: bool) -> PyResult<bool> {
+        let inner = slf.get().inner();
+        let fd = fileobj_to_fd(fd)?;
+        if inner.is_closed() {
+            return Ok(false);
+        }
+        inner.io.remove(slf.py(), fd, writer)
+    }
+}
+
+#[pymethods]
+impl LoopCore {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn py_new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Ok(LoopCore {
+            shared: Shared(Inner::new()?),
+        })
+    }
+
+    /// The loop's clock: `time.monotonic()`'s, at its resolution.
+    fn time(&self) -> f64 {
+        now()
+    }
+
+    #[pyo3(signature = (callback, *args, context=None))]
+    fn call_soon(
+        slf: &Bound<'_, Self>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        LoopCore::soon(slf, callback, args, context, "call_soon", false)
+    }
+
+    #[pyo3(signature = (callback, *args, context=None))]
+    fn call_soon_threadsafe(
+        slf: &Bound<'_, Self>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        let h = LoopCore::soon(slf, callback, args, context, "call_soon_threadsafe", true)?;
+        if let Some(s) = slf.get().inner().sender.borrow(slf.py()).as_ref() {
+            let _ = s.send();
+        }
+        Ok(h)
+    }
+
+    #[pyo3(signature = (when, callback, *args, context=None))]
+    fn call_at(
+        slf: &Bound<'_, Self>,
+        when: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        if when.is_none() {
+            return Err(PyTypeError::new_err("when cannot be None"));
+        }
+        LoopCore::schedule_at(slf, when.extract()?, callback, args, context, "call_at")
+    }
+
+    #[pyo3(signature = (delay, callback, *args, context=None))]
+    fn call_later(
+        slf: &Bound<'_, Self>,
+        delay: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        if delay.is_none() {
+            return Err(PyTypeError::new_err("delay must not be None"));
+        }
+        let when = now() + delay.extract::<f64>()?;
+        LoopCore::schedule_at(slf, when, callback, args, context, "call_later")
+    }
+
+    #[pyo3(signature = (fd, callback, *args))]
+    fn add_reader(
+        slf: &Bound<'_, Self>,
+        fd: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<()> {
+        LoopCore::add_io(slf, fd, callback, args, false)
+    }
+
+    #[pyo3(signature = (fd, callback, *args))]
+    fn add_writer(
+        slf: &Bound<'_, Self>,
+        fd: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<()> {
+        LoopCore::add_io(slf, fd, callback, args, true)
+    }
+
+    fn remove_reader(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {
+        LoopCore::remove_io(slf, fd, false)
+    }
+
+    fn remove_writer(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {
+        LoopCore::remove_io(slf, fd, true)
+    }
+
+    /// Stops the loop after the current iteration.
+    fn stop(&self) {
+        self.inner().stopping.store(true, Ordering::Relaxed);
+    }
+
+    fn is_running(&self) -> bool {
+        self.inner().running.load(Ordering::Relaxed)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner().is_closed()
+    }
+
+    fn get_debug(&self) -> bool {
+        self.inner().debug()
+    }
+
+    fn set_debug(&self, enabled: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner()
+            .debug
+            .store(enabled.is_truthy()?, Ordering::Relaxed);
+        Ok(())
+    }
+
+    #[getter]
+    fn get_slow_callback_duration(&self) -> f64 {
+        f64::from_bits(self.inner().slow_callback.load(Ordering::Relaxed))
+    }
+
+    #[setter]
+    fn set_slow_callback_duration(&self, v: f64) {
+        self.inner()
+            .slow_callback
+            .store(v.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The `uv_loop_t*` as a `PyCapsule` named `"uv_loop_t"`, valid while the loop is open;
+    /// check `rsuv.libuv_version()` before using it from C.
+    fn libuv_loop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        let inner = self.inner();
+        inner.check_open()?;
+        let raw = inner
+            .lp
+            .borrow(py)
+            .as_ref()
+            .ok_or_else(closed_error)?
+            .as_raw()
+            .map_err(uv_error)?;
+        let ptr = std::ptr::NonNull::new(raw).ok_or_else(closed_error)?;
+        // SAFETY: `ptr` is the live uv_loop_t of this loop; the capsule only carries it (no
+        // destructor), and its documented validity ends with the loop.
+        unsafe { PyCapsule::new_with_pointer(py, ptr, c"uv_loop_t") }
+    }
+
+    /// Runs iterations until `stop()`; the bookkeeping around it is `Loop.run_forever`.
+    fn _run_forever_core(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let inner = slf.get().inner();
+        inner.check_open()?;
+        if inner.running.swap(true, Ordering::Relaxed) {
+            return Err(PyRuntimeError::new_err(
+                "This event loop is already running",
+            ));
+        }
+        *inner.thread.borrow_mut(py) = Some(std::thread::current().id());
+        let r = loop {
+            if let Err(e) = inner.run_once(slf) {
+                break Err(e);
+            }
+            if inner.stopping.load(Ordering::Relaxed) {
+                break Ok(());
+            }
+        };
+        inner.stopping.store(false, Ordering::Relaxed);
+        inner.running.store(false, Ordering::Relaxed);
+        *inner.thread.borrow_mut(py) = None;
+        r
+    }
+
+    /// The descriptor for `signal.set_wakeup_fd` (the loop reads the signal numbers).
+    fn _signal_wakeup_fd(&self, py: Python<'_>) -> PyResult<RawFd> {
+        let pipe = self.inner().signal_pipe.borrow(py);
+        pipe.as_ref()
+            .map(|(_, w)| w.as_raw_fd())
+            .ok_or_else(closed_error)
+    }
+
+    /// Closes the Rust half: drops what is scheduled and closes libuv's loop.
+    fn _close_core(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = self.inner();
+        if inner.running.load(Ordering::Relaxed) {
+            return Err(PyRuntimeError::new_err("Cannot close a running event loop"));
+        }
+        inner.close(py);
+        Ok(())
+    }
+
+    /// How many timers are in the heap (cancelled ones included until compaction).
+    fn _timer_count(&self, py: Python<'_>) -> usize {
+        self.inner().timers.borrow(py).len()
+    }
+
+    fn _ready_count(&self, py: Python<'_>) -> usize {
+        self.inner().ready.borrow(py).len()
+    }
+
+    #[pyo3(signature = (host, port, family, r#type, proto, flags, future))]
+    #[allow(clippy::too_many_arguments)]
+    fn _getaddrinfo(
+        &self,
+        py: Python<'_>,
+        host: Option<String>,
+        port: Option<String>,
+        family: i32,
+        r#type: i32,
+        proto: i32,
+        flags: i32,
+        future: Py<PyAny>,
+    ) -> PyResult<()> {
+        let inner = self.inner();
+        inner.check_open()?;
+        let lp = inner.lp.borrow(py);
+        let lp = lp.as_ref().ok_or_else(closed_error)?;
+        dns::getaddrinfo(lp, host, port, (family, r#type, proto, flags), future, py)
+    }
+
+    fn _getnameinfo(
+        &self,
+        py: Python<'_>,
+        addr: (String, u16, u32, u32),
+        flags: i32,
+        future: Py<PyAny>,
+    ) -> PyResult<()> {
+        let inner = self.inner();
+        inner.check_open()?;
+        let lp = inner.lp.borrow(py);
+        let lp = lp.as_ref().ok_or_else(closed_error)?;
+        dns::getnameinfo(lp, addr, flags, future, py)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let inner = self.inner();
+        if let Some(ready) = inner.ready.peek() {
+            for h in ready.iter() {
+                visit.call(h)?;
+            }
+        }
+        if let Some(t) = inner.timers.peek() {
+            t.traverse(&visit)?;
+        }
+        inner.io.traverse(&visit)
+    }
+}

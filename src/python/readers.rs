@@ -1,0 +1,195 @@
+//! `add_reader`/`add_writer`: descriptors watched by the loop's `FdWatch` (which survives a
+//! descriptor closed under it), with the reader and writer handles of each, and the
+//! descriptor of the signal wake-up.
+
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use super::gil::GilCell;
+use super::handle::Handle;
+use crate::uv::{Error as UvError, FdWatch, PollEvents};
+
+/// The watched descriptors of one loop.
+pub(crate) struct Io {
+    pub(crate) watch: GilCell<Option<FdWatch>>,
+    readers: GilCell<HashMap<RawFd, Py<Handle>>>,
+    writers: GilCell<HashMap<RawFd, Py<Handle>>>,
+}
+
+/// `file_obj` as a descriptor, as `selectors._fileobj_to_fd`: an int, or an object whose
+/// `fileno()` gives one; `ValueError` for a negative one.
+pub(crate) fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
+    let fd: i64 = match obj.extract::<i64>() {
+        Ok(fd) => fd,
+        Err(_) => {
+            let fileno = obj.getattr("fileno").map_err(|_| {
+                PyValueError::new_err(format!(
+                    "Invalid file object: {}",
+                    obj.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+                ))
+            })?;
+            fileno.call0()?.extract::<i64>().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "Invalid file object: {}",
+                    obj.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+                ))
+            })?
+        }
+    };
+    if fd < 0 || fd > i32::MAX as i64 {
+        return Err(PyValueError::new_err(format!(
+            "Invalid file descriptor: {fd}"
+        )));
+    }
+    Ok(fd as RawFd)
+}
+
+/// A libuv/errno code as the `OSError` subclass Python would raise for it.
+pub(crate) fn os_error(e: UvError) -> PyErr {
+    let errno = e.raw_os_error().unwrap_or(libc::EINVAL);
+    PyErr::from(std::io::Error::from_raw_os_error(errno))
+}
+
+impl Io {
+    pub(crate) fn new() -> Io {
+        Io {
+            watch: GilCell::new(None),
+            readers: GilCell::new(HashMap::new()),
+            writers: GilCell::new(HashMap::new()),
+        }
+    }
+
+    fn map(&self, writer: bool) -> &GilCell<HashMap<RawFd, Py<Handle>>> {
+        if writer { &self.writers } else { &self.readers }
+    }
+
+    fn events_of(&self, py: Python<'_>, fd: RawFd) -> PollEvents {
+        let mut ev = PollEvents::NONE;
+        if self.readers.borrow(py).contains_key(&fd) {
+            ev |= PollEvents::READABLE;
+        }
+        if self.writers.borrow(py).contains_key(&fd) {
+            ev |= PollEvents::WRITABLE;
+        }
+        ev
+    }
+
+    /// Registers `handle` as the reader (or writer) of `fd`, replacing and cancelling the
+    /// previous one, as asyncio does.
+    pub(crate) fn add(
+        &self,
+        py: Python<'_>,
+        fd: RawFd,
+        handle: Py<Handle>,
+        writer: bool,
+    ) -> PyResult<()> {
+        let want = self.events_of(py, fd)
+            | if writer {
+                PollEvents::WRITABLE
+            } else {
+                PollEvents::READABLE
+            };
+        {
+            let watch = self.watch.borrow(py);
+            let watch = watch.as_ref().ok_or_else(closed)?;
+            watch.set(fd, want).map_err(os_error)?;
+        }
+        let old = self.map(writer).borrow_mut(py).insert(fd, handle);
+        if let Some(old) = old {
+            Handle::cancel_from_rust(old.bind(py))?;
+        }
+        Ok(())
+    }
+
+    /// Unregisters the reader (or writer) of `fd`; whether there was one.
+    pub(crate) fn remove(&self, py: Python<'_>, fd: RawFd, writer: bool) -> PyResult<bool> {
+        let old = self.map(writer).borrow_mut(py).remove(&fd);
+        let Some(old) = old else { return Ok(false) };
+        let rest = self.events_of(py, fd);
+        if let Some(watch) = self.watch.borrow(py).as_ref() {
+            // Narrowing a registration of a closed descriptor fails; it has left epoll anyway.
+            if watch.set(fd, rest).is_err() {
+                let _ = watch.set(fd, PollEvents::NONE);
+            }
+        }
+        Handle::cancel_from_rust(old.bind(py))?;
+        Ok(true)
+    }
+
+    /// The handles to run for `events` on `fd` (the FdWatch callback).
+    pub(crate) fn ready(
+        &self,
+        py: Python<'_>,
+        fd: RawFd,
+        events: PollEvents,
+        out: &mut Vec<Py<Handle>>,
+    ) {
+        for (ev, writer) in [(PollEvents::READABLE, false), (PollEvents::WRITABLE, true)] {
+            if events.contains(ev) {
+                if let Some(h) = self.map(writer).borrow(py).get(&fd) {
+                    out.push(h.clone_ref(py));
+                }
+            }
+        }
+    }
+
+    /// Drops every registration (for `close()`), handing the handles to the caller to drop.
+    pub(crate) fn clear(&self, py: Python<'_>) -> Vec<Py<Handle>> {
+        let mut all: Vec<Py<Handle>> = self
+            .readers
+            .borrow_mut(py)
+            .drain()
+            .map(|(_, h)| h)
+            .collect();
+        all.extend(self.writers.borrow_mut(py).drain().map(|(_, h)| h));
+        all
+    }
+
+    pub(crate) fn traverse(
+        &self,
+        visit: &pyo3::gc::PyVisit<'_>,
+    ) -> Result<(), pyo3::PyTraverseError> {
+        for map in [&self.readers, &self.writers] {
+            if let Some(m) = map.peek() {
+                for h in m.values() {
+                    visit.call(h)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn closed() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err("Event loop is closed")
+}
+
+/// The `TypeError` asyncio raises for a callback that is not callable.
+/// In debug mode, coroutine functions are refused too, as asyncio's `_check_callback` does.
+pub(crate) fn check_callable(cb: &Bound<'_, PyAny>, method: &str, debug: bool) -> PyResult<()> {
+    let callable = cb.is_callable();
+    if callable && !debug {
+        return Ok(());
+    }
+    let asyncio = cb.py().import("asyncio")?;
+    let is_coro = asyncio.call_method1("iscoroutine", (cb,))?.is_truthy()?
+        || (debug
+            && asyncio
+                .call_method1("iscoroutinefunction", (cb,))?
+                .is_truthy()?);
+    if callable && !is_coro {
+        return Ok(());
+    }
+    if is_coro {
+        return Err(PyTypeError::new_err(format!(
+            "coroutines cannot be used with {method}()"
+        )));
+    }
+    Err(PyTypeError::new_err(format!(
+        "a callable object was expected by {method}(), got {}",
+        cb.repr()?
+    )))
+}
