@@ -10,22 +10,61 @@ HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_'
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --child-silent-after-fork=yes \
 	--errors-for-leak-kinds=definite --show-leak-kinds=definite
 
-.PHONY: setup demo test lint unit leakcheck examples
+VENV := .venv
+PY := $(VENV)/bin/python
+# The CPython test_asyncio modules of the loop core, run against rsuv by `make test` (the
+# whole suite: `make conformance`).
+CONFORMANCE_CORE := test_base_events,test_context,test_futures,test_futures2,test_locks,\
+test_pep492,test_queues,test_runners,test_taskgroups,test_tasks,test_threads,test_timeouts,\
+test_waitfor,test_eager_task_factory
+CONFORMANCE := ../shared/conformance/run_cpython_asyncio_tests.py
+
+.PHONY: setup demo test lint unit leakcheck examples python pytest conformance-core \
+	conformance test-pythons
 
 setup:
 	@.ci/setup
 
-# The loop demo, then the TLS echo pair (certificates made at run time in target/demo-certs).
-demo: setup
+# The loop demo, the TLS echo pair (certificates made at run time in target/demo-certs), then
+# an asyncio program on rsuv.
+demo: setup python
 	cargo run --quiet --example demo
 	examples/tls_demo.sh
+	$(PY) examples/python/demo.py
 
-## Every check: format, clippy, unit + integration + doc tests, the suite under valgrind, the demo.
-test: setup lint unit leakcheck examples
+## Every check: format, clippy, unit + integration + doc tests, the suite under valgrind, the
+## demos, the Python suite on stdlib asyncio and rsuv, CPython's loop-core tests on rsuv.
+test: setup lint unit leakcheck examples python pytest conformance-core
 
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets --quiet -- -D warnings
+	cargo clippy --all-targets --features python --quiet -- -D warnings
+
+# The extension, built (release) and installed into .venv (editable: python/rsuv is used in place).
+python: setup
+	@log=$$(mktemp); if ! $(VENV)/bin/maturin develop --release --quiet >$$log 2>&1; then \
+		cat $$log; exit 1; fi; rm -f $$log
+
+pytest: python
+	$(PY) -m pytest tests/python -q -p no:cacheprovider
+
+# Every test of those modules must pass or be a skip listed (with its reason) in the README.
+conformance-core: python
+	mkdir -p target/conformance
+	$(PY) $(CONFORMANCE) --policy rsuv:EventLoopPolicy --modules $(CONFORMANCE_CORE) \
+		--json target/conformance/core.json > target/conformance/core.out 2>&1 || true
+	$(PY) tests/python/conformance_check.py target/conformance/core.json \
+		tests/python/conformance_expected.txt
+
+conformance: python
+	mkdir -p target/conformance
+	$(PY) $(CONFORMANCE) --policy rsuv:EventLoopPolicy --json target/conformance/all.json \
+		--show-failures 50 | tee target/conformance/all.out
+
+# The Python suite on every CPython 3.9-3.13 found (pyenv), each in its own venv.
+test-pythons: setup
+	tests/python/each_python.sh
 
 unit:
 	cargo build --quiet --examples
@@ -47,5 +86,6 @@ examples:
 ## libuv's own C benchmarks against the same workloads on rsuv, medians and ratios; see
 ## benches/README.md (BENCH_REPEATS, BENCH_ONLY, BENCH_CPU adjust it).
 .PHONY: bench
-bench: setup
+bench: setup python
 	python3 benches/run.py
+	$(PY) benches/loop_bench.py

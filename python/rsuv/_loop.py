@@ -100,6 +100,8 @@ def _enum(cls, value):
 class Loop(_rsuv.LoopCore, asyncio.AbstractEventLoop):
     """An asyncio event loop on libuv, with its core in Rust."""
 
+    __module__ = "rsuv"
+
     def __init__(self):
         self._exception_handler = None
         self._task_factory = None
@@ -241,9 +243,6 @@ class Loop(_rsuv.LoopCore, asyncio.AbstractEventLoop):
             executor.shutdown(wait=False)
 
     # --- futures and tasks ---------------------------------------------------------------
-
-    def create_future(self):
-        return futures.Future(loop=self)
 
     if _PY311:
         def create_task(self, coro, *, name=None, context=None):

@@ -15,7 +15,8 @@ use pyo3::PyTraverseError;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
 use super::dns;
 use super::gil::GilCell;
@@ -44,7 +45,22 @@ pub(crate) struct Inner {
     thread: GilCell<Option<ThreadId>>,
     /// `slow_callback_duration` in seconds, as f64 bits.
     slow_callback: AtomicU64,
+    /// Busy iterations since libuv was last polled, and when that was (see `run_once`).
+    busy_since_poll: AtomicU64,
+    last_poll: AtomicU64,
+    /// Iterations run, and how many of them released the GIL to wait in the kernel.
+    iterations: AtomicU64,
+    waits: AtomicU64,
+    /// `{"loop": self}`, the keyword arguments of every `create_future()`.
+    future_kwargs: GilCell<Option<Py<PyDict>>>,
 }
+
+/// While callbacks are ready, libuv (I/O, its timers, wake-ups from other threads) is polled
+/// only every `BUSY_POLL_EVERY` iterations or `BUSY_POLL_NS` nanoseconds, whichever comes
+/// first: a poll is a system call, which asyncio makes on every iteration. Callbacks that
+/// keep rescheduling themselves still let I/O in within that bound.
+const BUSY_POLL_EVERY: u64 = 32;
+const BUSY_POLL_NS: u64 = 200_000;
 
 /// The `Rc` that the Python object holds.
 struct Shared(Rc<Inner>);
@@ -88,6 +104,11 @@ impl Inner {
             debug: AtomicBool::new(false),
             thread: GilCell::new(None),
             slow_callback: AtomicU64::new(0.1f64.to_bits()),
+            busy_since_poll: AtomicU64::new(0),
+            last_poll: AtomicU64::new(0),
+            iterations: AtomicU64::new(0),
+            waits: AtomicU64::new(0),
+            future_kwargs: GilCell::new(None),
         });
         let weak = Rc::downgrade(&inner);
         let watch =
@@ -138,6 +159,8 @@ impl Inner {
 
     /// Runs libuv once without blocking: its callbacks (descriptors, DNS, wake-ups) run now.
     fn poll_uv(&self, py: Python<'_>) -> PyResult<()> {
+        self.busy_since_poll.store(0, Ordering::Relaxed);
+        self.last_poll.store(uv::hrtime(), Ordering::Relaxed);
         let lp = self.lp.borrow(py);
         let lp = lp.as_ref().ok_or_else(closed_error)?;
         lp.run(RunMode::NoWait).map(drop).map_err(uv_error)
@@ -168,6 +191,9 @@ impl Inner {
 
     fn expire_timers(&self, py: Python<'_>, dead: &mut Vec<Py<TimerHandle>>) {
         let mut timers = self.timers.borrow_mut(py);
+        if timers.len() == 0 {
+            return; // no clock read
+        }
         timers.compact(py, dead);
         let mut ready = self.ready.borrow_mut(py);
         timers.expire(py, now(), &mut ready, dead);
@@ -178,24 +204,41 @@ impl Inner {
     fn run_once(&self, slf: &Bound<'_, LoopCore>) -> PyResult<()> {
         let py = slf.py();
         let mut dead = Vec::new();
-        let busy = |s: &Self| !s.ready.borrow(py).is_empty() || s.stopping.load(Ordering::Relaxed);
-        // Also registers with epoll what callbacks started since the last poll.
-        self.poll_uv(py)?;
-        if !busy(self) {
-            self.expire_timers(py, &mut dead);
-            if !busy(self) {
-                let timeout = self.timeout(py, &mut dead);
-                drop(std::mem::take(&mut dead));
-                let fd = self.backend_fd(py)?;
-                py.detach(|| uv::wait_readable(fd, timeout))
-                    .map_err(uv_error)?;
+        self.iterations.fetch_add(1, Ordering::Relaxed);
+        if self.busy(py) {
+            let n = self.busy_since_poll.fetch_add(1, Ordering::Relaxed) + 1;
+            let since = uv::hrtime().saturating_sub(self.last_poll.load(Ordering::Relaxed));
+            if n >= BUSY_POLL_EVERY || since >= BUSY_POLL_NS {
                 self.poll_uv(py)?;
+            }
+        } else {
+            // Also registers with epoll what callbacks started since the last poll.
+            self.poll_uv(py)?;
+            self.expire_timers(py, &mut dead);
+            if !self.busy(py) {
+                self.wait(py, &mut dead)?;
             }
         }
         self.dispatch_signals(slf)?;
         self.expire_timers(py, &mut dead);
         drop(dead);
         self.run_ready(slf)
+    }
+
+    fn busy(&self, py: Python<'_>) -> bool {
+        !self.ready.borrow(py).is_empty() || self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps in the kernel, the GIL released, until a descriptor of libuv's is ready or the
+    /// next timer is due; then lets libuv dispatch what woke it.
+    fn wait(&self, py: Python<'_>, dead: &mut Vec<Py<TimerHandle>>) -> PyResult<()> {
+        let timeout = self.timeout(py, dead);
+        drop(std::mem::take(dead));
+        let fd = self.backend_fd(py)?;
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        py.detach(|| uv::wait_readable(fd, timeout))
+            .map_err(uv_error)?;
+        self.poll_uv(py)
     }
 
     /// Runs Python's signal handlers (`KeyboardInterrupt` comes out here), then the loop's
@@ -292,7 +335,8 @@ impl Inner {
         let sender = self.sender.borrow_mut(py).take();
         let pipe = self.signal_pipe.borrow_mut(py).take();
         let lp = self.lp.borrow_mut(py).take();
-        drop((ready, dead, io, watch, waker, sender));
+        let kwargs = self.future_kwargs.borrow_mut(py).take();
+        drop((ready, dead, io, watch, waker, sender, kwargs));
         if let Some(lp) = lp {
             // Runs the close callbacks and lets pending DNS requests finish (their callbacks
             // see the loop closed and settle nothing).
@@ -611,6 +655,38 @@ impl LoopCore {
         Ok(())
     }
 
+    /// A new `asyncio.Future` on this loop.
+    fn create_future<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        static FUTURE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let py = slf.py();
+        let future = FUTURE.import(py, "asyncio", "Future")?;
+        let inner = slf.get().inner();
+        let kwargs = {
+            let cached = inner.future_kwargs.borrow(py);
+            cached.as_ref().map(|k| k.clone_ref(py))
+        };
+        let kwargs = match kwargs {
+            Some(k) => k.into_bound(py),
+            None => {
+                let k = PyDict::new(py);
+                k.set_item("loop", slf)?;
+                *inner.future_kwargs.borrow_mut(py) = Some(k.clone().unbind());
+                k
+            }
+        };
+        future.call((), Some(&kwargs))
+    }
+
+    /// `(iterations, waits)`: iterations run so far, and how many released the GIL to wait
+    /// in the kernel (the only place the loop releases and takes it again).
+    fn _stats(&self) -> (u64, u64) {
+        let inner = self.inner();
+        (
+            inner.iterations.load(Ordering::Relaxed),
+            inner.waits.load(Ordering::Relaxed),
+        )
+    }
+
     /// How many timers are in the heap (cancelled ones included until compaction).
     fn _timer_count(&self, py: Python<'_>) -> usize {
         self.inner().timers.borrow(py).len()
@@ -663,6 +739,9 @@ impl LoopCore {
         }
         if let Some(t) = inner.timers.peek() {
             t.traverse(&visit)?;
+        }
+        if let Some(k) = inner.future_kwargs.peek() {
+            visit.call(&*k)?;
         }
         inner.io.traverse(&visit)
     }

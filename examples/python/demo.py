@@ -1,0 +1,59 @@
+"""An asyncio program on rsuv: timers, a thread waking the loop, a signal, a task group.
+
+    python examples/python/demo.py
+"""
+import asyncio
+import os
+import signal
+import threading
+import time
+
+import rsuv
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    print(f"rsuv {rsuv.__version__} on libuv {'.'.join(map(str, rsuv.libuv_version()))}: "
+          f"{type(loop).__module__}.{type(loop).__name__}")
+    t0 = loop.time()
+
+    # Timers: due in the order asked, never before their time by loop.time().
+    fired = []
+    for delay in (0.03, 0.01, 0.02):
+        loop.call_later(delay, lambda d=delay: fired.append((d, loop.time() - t0)))
+    await asyncio.sleep(0.05)
+    print("timers fired in order:", [d for d, _ in fired],
+          "late by (ms):", [round((at - d) * 1000, 2) for d, at in fired])
+    assert all(at >= d for d, at in fired)
+
+    # A thread wakes the loop while it sleeps in the kernel.
+    woke = loop.create_future()
+    sent = []
+    def worker():
+        time.sleep(0.02)
+        sent.append(time.monotonic())
+        loop.call_soon_threadsafe(woke.set_result, threading.current_thread().name)
+    threading.Thread(target=worker, name="worker-1").start()
+    name = await woke
+    print(f"woken by {name} after {(time.monotonic() - sent[0]) * 1e6:.0f} us")
+
+    # A signal, handled on the loop.
+    got = asyncio.Event()
+    loop.add_signal_handler(signal.SIGUSR1, got.set)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    await asyncio.wait_for(got.wait(), 1)
+    loop.remove_signal_handler(signal.SIGUSR1)
+    print("SIGUSR1 handled by add_signal_handler")
+
+    # A task group: three tasks, one result each.
+    async def square(n):
+        await asyncio.sleep(0.01 * n)
+        return n * n
+    async with asyncio.TaskGroup() as tg:
+        ts = [tg.create_task(square(n), name=f"square-{n}") for n in (1, 2, 3)]
+    print("task group:", {t.get_name(): t.result() for t in ts})
+    return "ok"
+
+
+if __name__ == "__main__":
+    print("asyncio demo on rsuv:", rsuv.run(main()))

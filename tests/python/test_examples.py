@@ -1,0 +1,19 @@
+"""The Python example programs, run as programs."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_demo_program_runs_and_reports_each_step():
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "demo.py")],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("rsuv ") and "rsuv.Loop" in lines[0]
+    assert lines[1].startswith("timers fired in order: [0.01, 0.02, 0.03]")
+    assert any(l.startswith("woken by worker-1 after") for l in lines)
+    assert "SIGUSR1 handled by add_signal_handler" in lines
+    assert "task group: {'square-1': 1, 'square-2': 4, 'square-3': 9}" in lines
+    assert lines[-1] == "asyncio demo on rsuv: ok"
