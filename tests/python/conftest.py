@@ -18,6 +18,7 @@ import asyncio
 import faulthandler
 import importlib
 import os
+import socket
 
 import pytest
 
@@ -121,3 +122,25 @@ def _restore_policy():
     asyncio.set_event_loop_policy(None)
 
 
+@pytest.fixture
+def sockpair():
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
+
+
+@pytest.fixture
+def pipe():
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    fds = [r, w]
+    yield fds
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass

@@ -335,3 +335,67 @@ def test_call_soon_from_other_thread_when_not_running_debug(loop):
     assert t.exc is None
     run(loop, asyncio.sleep(0.01))
     assert out == [1]
+
+
+def test_run_forever_in_thread_stopped_threadsafe(loop):
+    started = threading.Event()
+    loop.call_soon(started.set)
+    t = in_thread(loop.run_forever)
+    assert started.wait(5)
+    assert loop.is_running()
+    fut = concurrent.futures.Future()
+    loop.call_soon_threadsafe(lambda: fut.set_result(threading.get_ident()))
+    assert fut.result(5) == t.ident
+    # the classic cross-thread submission API
+    cf = asyncio.run_coroutine_threadsafe(asyncio.sleep(0.001, "rct"), loop)
+    assert cf.result(5) == "rct"
+    loop.call_soon_threadsafe(loop.stop)
+    t.join(5)
+    assert not t.is_alive() and t.exc is None
+    assert not loop.is_running()
+
+
+def test_call_soon_threadsafe_racing_close(loop_factory):
+    # A thread keeps calling call_soon_threadsafe while the loop is closed:
+    # it must get RuntimeError (closed loop), never crash the process.
+    lp = loop_factory()
+    stop = threading.Event()
+    errors = []
+    calls = [0]
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                lp.call_soon_threadsafe(int)
+                calls[0] += 1
+            except RuntimeError:
+                errors.append(1)
+                return
+
+    t = in_thread(hammer)
+    try:
+        lp.run_until_complete(asyncio.sleep(0.02))
+    finally:
+        lp.close()
+    t.join(5)
+    stop.set()
+    assert t.exc is None, t.exc
+    assert not t.is_alive()
+    assert errors == [1]
+    assert calls[0] > 0
+
+
+def test_executor_result_after_loop_closed_is_dropped(loop_factory):
+    # A job still running when the loop closes finishes without crashing
+    # (its result has nowhere to go).
+    lp = loop_factory()
+    release = threading.Event()
+    ex = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        lp.run_in_executor(ex, release.wait, 5)
+        lp.run_until_complete(asyncio.sleep(0.01))
+    finally:
+        lp.close()
+        release.set()
+        ex.shutdown(wait=True)
+    assert lp.is_closed()

@@ -244,3 +244,70 @@ def test_many_cancelled_timers_do_not_delay_live_ones(loop):
     loop.call_later(0.01, lambda: fired.append(time.monotonic() - t0))
     run(loop, asyncio.sleep(0.05))
     assert fired and 0.01 - 0.001 <= fired[0] < 0.5
+
+
+@pytest.mark.parametrize("delay", [1e6, 1e9, 1e18, float("inf")],
+                         ids=["1e6", "1e9", "1e18", "inf"])
+def test_huge_delays_accepted_and_cancellable(loop, delay):
+    # stdlib accepts any float delay (the selector timeout is clamped);
+    # a far-future timer must neither fire nor break the loop.
+    out = []
+    h = loop.call_later(delay, out.append, "never")
+    h2 = loop.call_at(loop.time() + delay, out.append, "never either")
+    loop.call_later(0.001, out.append, "soon")
+    run(loop, asyncio.sleep(0.01))
+    assert out == ["soon"]
+    assert h.when() >= loop.time() + min(delay, 1e6) - 1
+    h.cancel()
+    h2.cancel()
+    assert h.cancelled() and h2.cancelled()
+    run_briefly(loop)
+
+
+def test_sleep_huge_then_cancel(loop):
+    async def main():
+        t = asyncio.ensure_future(asyncio.sleep(1e9))
+        await asyncio.sleep(0.001)
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+        return "cancelled"
+
+    assert run(loop, main()) == "cancelled"
+
+
+def test_cancel_timer_due_in_same_iteration(loop):
+    # Two timers due together; the first cancels the second.
+    out = []
+    when = loop.time() + 0.005
+    h2 = None
+
+    def first():
+        out.append("first")
+        h2.cancel()
+
+    loop.call_at(when, first)
+    h2 = loop.call_at(when + 0.0001, out.append, "second")
+    loop.call_at(when + 0.0002, out.append, "third")
+    # block so that all three are due in the same loop iteration
+    loop.call_soon(time.sleep, 0.02)
+    run(loop, asyncio.sleep(0.04))
+    assert out == ["first", "third"]
+
+
+def test_timer_rescheduled_from_its_own_callback(loop):
+    # A periodic timer re-arming itself 1 ms later, 20 times.
+    stamps = []
+    done = loop.create_future()
+
+    def tick():
+        stamps.append(loop.time())
+        if len(stamps) == 20:
+            done.set_result(None)
+        else:
+            loop.call_later(0.001, tick)
+
+    loop.call_later(0.001, tick)
+    run(loop, done)
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert min(gaps) >= 0.001 - CLOCK_RES
