@@ -85,6 +85,8 @@ GAI_ERR = [
     gai_case("localhost", 80, family=S.AF_INET6),         # /etc/hosts
     gai_case("127.0.0.1", 80, type=12345),                # EAI_SOCKTYPE
     gai_case("127.0.0.1", 80, family=12345),              # EAI_FAMILY
+    gai_case("localhost", 80, flags=-1),                  # EAI_BADFLAGS
+    gai_case("localhost", "\uff18\uff10"),                # EAI_SERVICE
 ]
 
 # Argument-conversion behaviour of CPython's socket module (a drop-in loop
@@ -93,6 +95,12 @@ GAI_ARGS = [
     gai_case("localhost", 65536),      # accepted, becomes port 0
     gai_case("127.0.0.1", 80.5),       # OSError('Int or String expected')
     gai_case(123, 80),                 # TypeError
+    gai_case("localhost", True),       # OSError: bool is not an int port
+    gai_case("127.0.0.1", True),       # (same, numeric host)
+    gai_case(bytearray(b"localhost"), 80),   # TypeError
+    gai_case("localhost", bytearray(b"80")),  # OSError
+    gai_case("localhost", 2 ** 70),    # OverflowError
+    gai_case("localhost", 80, family=2 ** 40),  # OverflowError
 ]
 
 
@@ -210,6 +218,15 @@ GNI_ERR = [
     gni_case(("127.0.0.1",)),           # TypeError
     gni_case("127.0.0.1"),              # TypeError: not a tuple
     gni_case(("127.0.0.1", "80")),      # TypeError
+    gni_case(("127.0.0.1", 80.0)),      # TypeError
+    gni_case((b"127.0.0.1", 80)),       # TypeError
+    gni_case(()),                       # TypeError
+    gni_case(("::1", 80, 0, 0, 0)),     # TypeError: 5-tuple
+    gni_case(["127.0.0.1", 80]),        # TypeError: a list
+    gni_case(("127.0.0.1", 80, 0, 0)),  # OSError: IPv4 wants a 2-tuple
+    gni_case(("127.0.0.1", 80), -1),    # gaierror EAI_BADFLAGS
+    gni_case(("127.0.0.1", 80), 2 ** 40),         # OverflowError
+    gni_case(("::1", 80, 1 << 20, 0), S.NI_NUMERICHOST),  # OverflowError
 ]
 
 
