@@ -3,7 +3,6 @@ run/stop life cycle, tasks, task factories and futures."""
 
 import asyncio
 import contextvars
-import sys
 
 import pytest
 
@@ -339,6 +338,8 @@ def test_create_task_returns_task_of_this_loop(loop):
     assert loop.run_until_complete(t) is loop
 
 
+@pytest.mark.skipif(not py_at_least(3, 11),
+                    reason="create_task(context=) is new in 3.11")
 def test_create_task_with_context(loop):
     ctx = contextvars.copy_context()
     ctx.run(var.set, "task-ctx")
@@ -498,9 +499,3 @@ def test_sleep_zero_yields(loop):
     assert order == [("a", 0), ("b", 0), ("a", 1), ("b", 1),
                      ("a", 2), ("b", 2)]
 
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    # create_task(context=...) is 3.11+
-    test_create_task_with_context = pytest.mark.skip(
-        reason="create_task(context=) is new in 3.11")(
-        test_create_task_with_context)
