@@ -4,6 +4,7 @@ Python-level signal.signal handlers and SIGINT while the loop sleeps."""
 import asyncio
 import os
 import signal
+import socket
 import threading
 import time
 
@@ -296,3 +297,85 @@ def test_sigint_in_runner_cancels_main_task(loop_factory, restore_signals):
     assert time.monotonic() - t0 < 2
     assert cancelled == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# ------------------------------------------------------------- extras
+
+def test_signal_callback_exception_reaches_handler(loop, restore_signals):
+    ctxs = []
+    loop.set_exception_handler(lambda lp, ctx: ctxs.append(ctx))
+
+    def bad():
+        raise ZeroDivisionError("in signal callback")
+
+    loop.add_signal_handler(signal.SIGUSR1, bad)
+    try:
+        kill_later(signal.SIGUSR1, 0.01)
+        run_until(loop, lambda: ctxs)
+        assert run(loop, asyncio.sleep(0.005, "alive")) == "alive"
+    finally:
+        loop.remove_signal_handler(signal.SIGUSR1)
+    assert isinstance(ctxs[0]["exception"], ZeroDivisionError)
+    assert "handle" in ctxs[0]
+
+
+def test_signal_handler_removed_in_its_callback(loop, restore_signals):
+    signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+    got = []
+
+    def once():
+        got.append(loop.remove_signal_handler(signal.SIGUSR1))
+
+    loop.add_signal_handler(signal.SIGUSR1, once)
+    kill_later(signal.SIGUSR1, 0.01)
+    run_until(loop, lambda: got)
+    assert got == [True]
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
+def test_signal_for_idle_loop_waits_while_other_loop_runs(
+        loop, loop_factory, restore_signals):
+    # `loop` owns the SIGUSR1 handler but is not running; another loop
+    # runs in this thread when the signal arrives. stdlib: the signal is
+    # kept for the owning loop (its wake-up descriptor) and the callback
+    # runs as soon as that loop runs.
+    got = []
+    loop.add_signal_handler(signal.SIGUSR1, got.append, "owner")
+    other = loop_factory()
+    try:
+        kill_later(signal.SIGUSR1, 0.01)
+        other.run_until_complete(asyncio.sleep(0.1))
+        assert got == []
+        run_until(loop, lambda: got)
+        assert got == ["owner"]
+    finally:
+        other.close()
+        loop.remove_signal_handler(signal.SIGUSR1)
+
+
+def test_users_wakeup_fd_is_left_alone(loop, restore_signals):
+    # With no add_signal_handler, the loop does not take over
+    # signal.set_wakeup_fd: a wake-up descriptor installed by the user
+    # keeps receiving the signal numbers while the loop runs.
+    r, w = socket.socketpair()
+    r.setblocking(False)
+    w.setblocking(False)
+    ran = []
+    signal.signal(signal.SIGUSR2, lambda s, f: ran.append(s))
+    old = signal.set_wakeup_fd(w.fileno())
+    try:
+        kill_later(signal.SIGUSR2, 0.02)
+        run_until(loop, lambda: ran)
+        current = signal.set_wakeup_fd(w.fileno())
+        assert current == w.fileno()
+        try:
+            data = r.recv(16)
+        except BlockingIOError:
+            data = b""
+        assert data == bytes([signal.SIGUSR2])
+    finally:
+        signal.set_wakeup_fd(old)
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        r.close()
+        w.close()
+    assert ran == [signal.SIGUSR2]
