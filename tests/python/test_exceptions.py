@@ -361,3 +361,57 @@ def test_debug_mode_handle_has_source_traceback(loop):
     assert len(ctxs) == 1
     assert "source_traceback" in ctxs[0]
     assert ctxs[0]["source_traceback"]  # non-empty extracted stack
+
+
+def test_keyboardinterrupt_in_reader_callback_escapes(loop, sockpair):
+    a, b = sockpair
+
+    def bad():
+        a.recv(10)
+        raise KeyboardInterrupt
+
+    loop.add_reader(a.fileno(), bad)
+    b.send(b"x")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(asyncio.sleep(2))
+    finally:
+        loop.remove_reader(a.fileno())
+    assert not loop.is_running()
+    assert run(loop, asyncio.sleep(0, "ok")) == "ok"
+
+
+def test_slow_timer_callback_warning_in_debug_mode(loop, caplog):
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.02
+    loop.call_later(0.001, time.sleep, 0.05)
+    run(loop, asyncio.sleep(0.1))
+    recs = [r for r in asyncio_records(caplog, logging.WARNING)
+            if "took" in r.getMessage()]
+    assert len(recs) == 1
+    assert recs[0].getMessage().startswith("Executing")
+
+
+def test_slow_task_step_warning_in_debug_mode(loop, caplog):
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.02
+
+    async def hog():
+        time.sleep(0.05)  # blocks the loop inside one task step
+
+    run(loop, hog())
+    recs = [r for r in asyncio_records(caplog, logging.WARNING)
+            if "took" in r.getMessage()]
+    assert len(recs) >= 1
+
+
+def test_exception_handler_called_in_loop_thread(loop):
+    import threading
+    idents = []
+    loop.set_exception_handler(
+        lambda lp, ctx: idents.append(threading.get_ident()))
+    loop.call_soon_threadsafe(lambda: 1 / 0)
+    run_briefly(loop, 2)
+    assert idents == [threading.get_ident()]

@@ -248,3 +248,26 @@ def test_loop_usable_after_misuse(loop):
         with pytest.raises(TypeError):
             op()
     assert run(loop, asyncio.sleep(0.001, "fine")) == "fine"
+
+
+def test_unclosed_loop_warns_when_collected(loop_factory):
+    import gc
+    lp = loop_factory()
+    lp.call_soon(int)
+    lp.call_later(10, int)
+    with pytest.warns(ResourceWarning):
+        del lp
+        gc.collect()
+
+
+def test_loop_collected_after_close(loop_factory):
+    import gc
+    import weakref
+    lp = loop_factory()
+    lp.run_until_complete(asyncio.sleep(0.001))
+    lp.call_later(10, int)  # pending timer dropped by close()
+    lp.close()
+    ref = weakref.ref(lp)
+    del lp
+    gc.collect()
+    assert ref() is None
