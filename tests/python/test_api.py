@@ -102,7 +102,12 @@ def test_rsuv_run_rejects_non_coroutine(rsuv_mod):
 
 
 @rsuv_only
-def test_rsuv_run_inside_running_loop(rsuv_mod, loop):
+@pytest.mark.parametrize("runner", ["asyncio.run", "rsuv.run"])
+def test_run_inside_running_loop(rsuv_mod, loop, runner):
+    # asyncio.run refuses at once (RuntimeError) and leaves nothing behind:
+    # no loop created, no coroutine left un-awaited. rsuv.run must match.
+    run_fn = asyncio.run if runner == "asyncio.run" else rsuv_mod.run
+
     async def inner():  # pragma: no cover
         pass
 
@@ -110,12 +115,18 @@ def test_rsuv_run_inside_running_loop(rsuv_mod, loop):
         c = inner()
         try:
             with pytest.raises(RuntimeError):
-                rsuv_mod.run(c)
+                run_fn(c)
         finally:
             c.close()
         return "ok"
 
-    assert run(loop, main()) == "ok"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run(loop, main()) == "ok"
+        gc.collect()
+    never_awaited = [str(w.message) for w in caught
+                     if issubclass(w.category, RuntimeWarning)]
+    assert never_awaited == []
 
 
 @rsuv_only
