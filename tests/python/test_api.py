@@ -465,3 +465,33 @@ def test_shield_and_cancel(loop):
 
     assert run(loop, main()) == "inner"
     run_briefly(loop)
+
+
+@rsuv_only
+def test_policy_set_and_get_event_loop(rsuv_mod):
+    policy = rsuv_mod.EventLoopPolicy()
+    asyncio.set_event_loop_policy(policy)
+    assert asyncio.get_event_loop_policy() is policy
+    lp = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(lp)
+        assert policy.get_event_loop() is lp
+        assert isinstance(lp, rsuv_mod.Loop)
+    finally:
+        asyncio.set_event_loop(None)
+        lp.close()
+
+
+@rsuv_only
+def test_loop_subclass(rsuv_mod):
+    class MyLoop(rsuv_mod.Loop):
+        def __init__(self):
+            super().__init__()
+            self.extra = "attr"
+
+    lp = MyLoop()
+    try:
+        assert lp.extra == "attr"
+        assert lp.run_until_complete(asyncio.sleep(0, "sub")) == "sub"
+    finally:
+        lp.close()

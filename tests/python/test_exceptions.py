@@ -415,3 +415,56 @@ def test_exception_handler_called_in_loop_thread(loop):
     loop.call_soon_threadsafe(lambda: 1 / 0)
     run_briefly(loop, 2)
     assert idents == [threading.get_ident()]
+
+
+def _loop_class(loop_factory):
+    lp = loop_factory()
+    lp.close()
+    return type(lp)
+
+
+def test_subclass_default_exception_handler_is_used(loop_factory):
+    seen = []
+
+    class MyLoop(_loop_class(loop_factory)):
+        def default_exception_handler(self, context):
+            seen.append(context)
+
+    lp = MyLoop()
+    try:
+        lp.call_soon(lambda: 1 / 0)
+        lp.call_soon(lp.stop)
+        lp.run_forever()
+    finally:
+        lp.close()
+    assert len(seen) == 1
+    assert isinstance(seen[0]["exception"], ZeroDivisionError)
+
+
+def test_subclass_call_exception_handler_is_used(loop_factory):
+    seen = []
+
+    class MyLoop(_loop_class(loop_factory)):
+        def call_exception_handler(self, context):
+            seen.append(context)
+
+    lp = MyLoop()
+    a, b = socket.socketpair()
+    try:
+        lp.call_soon(lambda: 1 / 0)
+        lp.call_later(0.001, lambda: [][1])
+
+        def bad_reader():
+            a.recv(1)
+            lp.remove_reader(a.fileno())
+            raise KeyError("reader")
+
+        lp.add_reader(a.fileno(), bad_reader)
+        b.send(b"x")
+        lp.run_until_complete(asyncio.sleep(0.03))
+    finally:
+        lp.close()
+        a.close()
+        b.close()
+    kinds = sorted(type(c["exception"]).__name__ for c in seen)
+    assert kinds == ["IndexError", "KeyError", "ZeroDivisionError"]

@@ -432,3 +432,55 @@ def test_sleep_zero_yields(loop):
     assert order == [("a", 0), ("b", 0), ("a", 1), ("b", 1),
                      ("a", 2), ("b", 2)]
 
+
+
+def test_stop_twice_then_run_again(loop):
+    loop.stop()
+    loop.stop()
+    loop.run_forever()  # one iteration
+    # the stop request was consumed: a new run is not cut short
+    assert run(loop, asyncio.sleep(0.01, "full")) == "full"
+
+
+def test_stop_from_callback_then_run_until_complete(loop):
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert run(loop, asyncio.sleep(0.01, "ok")) == "ok"
+
+
+def test_run_until_complete_already_done_future(loop):
+    fut = loop.create_future()
+    fut.set_result("done already")
+    assert loop.run_until_complete(fut) == "done already"
+
+
+def test_many_callbacks_scale(loop):
+    import time
+    n = 100_000
+    count = [0]
+
+    def cb():
+        count[0] += 1
+
+    t0 = time.monotonic()
+    for _ in range(n):
+        loop.call_soon(cb)
+    run_briefly(loop)
+    assert count[0] == n
+    assert time.monotonic() - t0 < 5
+
+
+def test_many_timers_scale(loop):
+    import time
+    n = 20_000
+    count = [0]
+
+    def cb():
+        count[0] += 1
+
+    t0 = time.monotonic()
+    for i in range(n):
+        loop.call_later((i % 100) * 0.0001, cb)
+    run(loop, asyncio.sleep(0.02))
+    assert count[0] == n
+    assert time.monotonic() - t0 < 5

@@ -399,3 +399,21 @@ def test_executor_result_after_loop_closed_is_dropped(loop_factory):
         release.set()
         ex.shutdown(wait=True)
     assert lp.is_closed()
+
+
+def test_close_shuts_default_executor_down(loop_factory):
+    lp = loop_factory()
+    ex = concurrent.futures.ThreadPoolExecutor(1)
+    lp.set_default_executor(ex)
+    assert lp.run_until_complete(lp.run_in_executor(None, int, "3")) == 3
+    lp.close()
+    with pytest.raises(RuntimeError):  # shut down by close()
+        ex.submit(int)
+
+
+def test_shutdown_default_executor_twice(loop):
+    run(loop, loop.run_in_executor(None, int))
+    run(loop, loop.shutdown_default_executor())
+    run(loop, loop.shutdown_default_executor())
+    with pytest.raises(RuntimeError):
+        loop.run_in_executor(None, int)
