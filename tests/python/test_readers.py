@@ -244,7 +244,39 @@ def test_writer_with_fileno_object(loop, sockpair):
 
 # ----------------------------------------------------------- bad input
 
+class Indexable:
+    """Has __index__ but no fileno(): not a file object for selectors."""
+
+    def __index__(self):
+        return 0
+
+
+class FilenoRaises:
+    def __init__(self, exc):
+        self._exc = exc
+
+    def fileno(self):
+        raise self._exc
+
+
+def _closed_socket():
+    s = socket.socket()
+    s.close()
+    return s
+
+
+def _closed_file():
+    f = open(os.devnull)
+    f.close()
+    return f
+
+
 BAD_FILEOBJS = [
+    pytest.param(Indexable(), id="index-only"),
+    pytest.param(FilenoRaises(TypeError("t")), id="fileno-TypeError"),
+    pytest.param(FilenoRaises(ValueError("v")), id="fileno-ValueError"),
+    pytest.param(_closed_socket(), id="closed-socket"),
+    pytest.param(_closed_file(), id="closed-file"),
     pytest.param("abc", id="str"),
     pytest.param(1.5, id="float"),
     pytest.param(None, id="None"),
@@ -264,6 +296,18 @@ def test_bad_fileobj(loop, method, bad):
     # these, a TypeError is never raised.
     with pytest.raises(ValueError):
         getattr(loop, method)(*args)
+
+
+@pytest.mark.parametrize("fd", [2 ** 31, 2 ** 40])
+def test_fd_beyond_c_int(loop, fd):
+    # stdlib: the selector cannot take it (OverflowError); nothing was
+    # registered, so remove_* return False.
+    with pytest.raises(OverflowError):
+        loop.add_reader(fd, lambda: None)
+    with pytest.raises(OverflowError):
+        loop.add_writer(fd, lambda: None)
+    assert loop.remove_reader(fd) is False
+    assert loop.remove_writer(fd) is False
 
 
 def test_regular_file_is_rejected(loop):
