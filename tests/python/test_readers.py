@@ -1,6 +1,7 @@
 """add_reader / add_writer / remove_reader / remove_writer on sockets,
 pipes, eventfds and objects with fileno()."""
 
+import asyncio
 import errno
 import os
 import socket
@@ -221,12 +222,11 @@ def test_reader_and_writer_on_same_fd(loop, sockpair):
     # removing the reader keeps the writer
     assert loop.remove_reader(a.fileno()) is True
     n = len(writes)
-    run_briefly(loop, 3)
-    assert len(writes) > n
+    run_until(loop, lambda: len(writes) >= n + 3)
     assert loop.remove_writer(a.fileno()) is True
     assert loop.remove_reader(a.fileno()) is False
     n = len(writes)
-    run_briefly(loop, 3)
+    run_for(loop, 0.02)
     assert len(writes) == n
     assert reads == [b"r"]
 
@@ -375,3 +375,64 @@ def test_reader_on_listening_socket(loop):
         for s in accepted + [cli, srv]:
             s.close()
     assert len(accepted) == 1
+
+
+def test_stop_before_run_forever_polls_io_once(loop, sockpair):
+    # Documented (loop.stop): "If stop() is called before run_forever() is
+    # called, the loop will poll the I/O selector once with a timeout of
+    # zero, run all callbacks scheduled in response to I/O events (and
+    # those that were already scheduled), and then exit." Each such run,
+    # not just the first.
+    a, b = sockpair
+    got = []
+    loop.add_reader(a.fileno(), lambda: got.append(a.recv(10)))
+    loop.add_writer(b.fileno(), got.append, "writable")
+    try:
+        for i in range(3):
+            got.clear()
+            loop.call_soon(got.append, "soon")
+            b.send(b"pending%d" % i)
+            loop.stop()
+            loop.run_forever()
+            assert sorted(map(str, got)) == sorted(
+                [str(b"pending%d" % i), "writable", "soon"]), f"run {i}"
+    finally:
+        loop.remove_reader(a.fileno())
+        loop.remove_writer(b.fileno())
+
+
+def test_run_briefly_runs_ready_io_callbacks(loop, sockpair):
+    # call_soon(stop) + run_forever(): the iteration that runs stop() also
+    # polls I/O (timeout 0) first, so ready descriptors are served.
+    a, b = sockpair
+    writes = []
+    loop.add_writer(a.fileno(), writes.append, 1)
+    try:
+        for i in range(3):
+            run_briefly(loop)
+            assert len(writes) == i + 1
+    finally:
+        loop.remove_writer(a.fileno())
+
+
+def test_io_not_starved_by_busy_coroutine(loop, sockpair):
+    # Every loop iteration polls I/O (timeout 0 when callbacks are ready),
+    # so a coroutine spinning on sleep(0) does not starve a ready reader.
+    a, b = sockpair
+    got = []
+    loop.add_reader(a.fileno(), lambda: got.append(a.recv(10)))
+    b.send(b"ready")
+
+    async def spin():
+        for i in range(1000):
+            if got:
+                return i
+            await asyncio.sleep(0)
+        return None
+
+    try:
+        spins = run(loop, spin())
+    finally:
+        loop.remove_reader(a.fileno())
+    assert spins is not None, "reader never ran while a task spun"
+    assert spins <= 3  # stdlib: 1
