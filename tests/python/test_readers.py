@@ -436,3 +436,28 @@ def test_io_not_starved_by_busy_coroutine(loop, sockpair):
         loop.remove_reader(a.fileno())
     assert spins is not None, "reader never ran while a task spun"
     assert spins <= 3  # stdlib: 1
+
+
+def test_io_callbacks_before_due_timers_in_one_iteration(loop, sockpair):
+    # stdlib's iteration: poll I/O, queue the I/O callbacks, then queue the
+    # timers that are due, then run everything queued in that order. So
+    # with a ready descriptor and an already-due timer both pending, the
+    # I/O callback runs first. (Deterministic in stdlib, though not a
+    # documented guarantee.)
+    a, b = sockpair
+    out = []
+
+    def on_read():
+        out.append("io")
+        a.recv(10)
+        loop.remove_reader(a.fileno())
+
+    def setup():
+        loop.add_reader(a.fileno(), on_read)
+        loop.call_at(loop.time() - 1, out.append, "timer")
+        loop.call_soon(out.append, "soon")
+
+    b.send(b"x")
+    loop.call_soon(setup)
+    loop.run_until_complete(asyncio.sleep(0.02))
+    assert out == ["soon", "io", "timer"]
