@@ -417,3 +417,31 @@ def test_shutdown_default_executor_twice(loop):
     run(loop, loop.shutdown_default_executor())
     with pytest.raises(RuntimeError):
         loop.run_in_executor(None, int)
+
+
+def test_gil_released_while_loop_waits(loop):
+    # While the loop sleeps waiting for a timer, other Python threads run
+    # (the wait happens with the GIL released, as in select/epoll).
+    stop = threading.Event()
+    count = [0]
+
+    def spin():
+        while not stop.is_set():
+            count[0] += 1
+
+    t = in_thread(spin)
+    try:
+        time.sleep(0.01)
+        start = count[0]
+        run(loop, asyncio.sleep(0.2))
+        during = count[0] - start
+    finally:
+        stop.set()
+        t.join(5)
+    # Holding the GIL for the whole wait would allow the thread at most a
+    # few switch intervals' worth of increments; released, it gets ~0.2 s.
+    t0 = time.monotonic()
+    base = [0]
+    while time.monotonic() - t0 < 0.02:
+        base[0] += 1
+    assert during > base[0] / 2, (during, base[0])
