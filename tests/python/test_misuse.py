@@ -229,10 +229,26 @@ def test_coroutine_function_rejected_in_debug(loop, method):
 
 
 def test_call_later_bad_delay(loop):
+    import decimal
     with pytest.raises(TypeError):
         loop.call_later("soon", int)
     with pytest.raises(TypeError):
         loop.call_later(None, int)
+    with pytest.raises(TypeError):
+        loop.call_later(b"1", int)
+    # stdlib computes time() + delay: float + Decimal is a TypeError
+    with pytest.raises(TypeError):
+        loop.call_later(decimal.Decimal("0.001"), int)
+
+
+def test_call_later_numeric_delays(loop):
+    import fractions
+    out = []
+    for d in (0, fractions.Fraction(1, 1000), -1e300, float("-inf")):
+        loop.call_later(d, out.append, d)
+    loop.run_until_complete(asyncio.sleep(0.02))
+    assert sorted(out, key=float) == sorted(
+        [0, fractions.Fraction(1, 1000), -1e300, float("-inf")], key=float)
 
 
 def test_call_at_none_when(loop):
