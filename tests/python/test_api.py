@@ -495,3 +495,18 @@ def test_loop_subclass(rsuv_mod):
         assert lp.run_until_complete(asyncio.sleep(0, "sub")) == "sub"
     finally:
         lp.close()
+
+
+def test_asyncgen_first_iterated_after_shutdown_warns(loop):
+    run(loop, loop.shutdown_asyncgens())
+
+    async def agen():
+        yield 1
+
+    async def main():
+        g = agen()
+        with pytest.warns(ResourceWarning):
+            await g.__anext__()
+        await g.aclose()
+
+    run(loop, main())

@@ -468,3 +468,25 @@ def test_subclass_call_exception_handler_is_used(loop_factory):
         b.close()
     kinds = sorted(type(c["exception"]).__name__ for c in seen)
     assert kinds == ["IndexError", "KeyError", "ZeroDivisionError"]
+
+
+def test_debug_mode_enables_coroutine_origin_tracking(loop):
+    before = sys.get_coroutine_origin_tracking_depth()
+    loop.set_debug(True)
+
+    async def main():
+        return sys.get_coroutine_origin_tracking_depth()
+
+    depth = run(loop, main())
+    assert depth > 0  # stdlib: constants.DEBUG_STACK_DEPTH (10)
+    assert sys.get_coroutine_origin_tracking_depth() == before
+
+
+def test_no_coroutine_origin_tracking_without_debug(loop):
+    before = sys.get_coroutine_origin_tracking_depth()
+    loop.set_debug(False)
+
+    async def main():
+        return sys.get_coroutine_origin_tracking_depth()
+
+    assert run(loop, main()) == before
