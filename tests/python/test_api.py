@@ -102,11 +102,11 @@ def test_rsuv_run_rejects_non_coroutine(rsuv_mod):
 
 
 @rsuv_only
-@pytest.mark.parametrize("runner", ["asyncio.run", "rsuv.run"])
+@pytest.mark.parametrize("runner", ["stdlib_run", "rsuv_run"])
 def test_run_inside_running_loop(rsuv_mod, loop, runner):
     # asyncio.run refuses at once (RuntimeError) and leaves nothing behind:
     # no loop created, no coroutine left un-awaited. rsuv.run must match.
-    run_fn = asyncio.run if runner == "asyncio.run" else rsuv_mod.run
+    run_fn = asyncio.run if runner == "stdlib_run" else rsuv_mod.run
 
     async def inner():  # pragma: no cover
         pass
