@@ -311,3 +311,22 @@ def test_timer_rescheduled_from_its_own_callback(loop):
     run(loop, done)
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
     assert min(gaps) >= 0.001 - CLOCK_RES
+
+
+def test_timers_are_not_grossly_late(loop):
+    # Early is forbidden (above); late is allowed, but not by much on an
+    # idle loop. Generous bounds: median under 10 ms, worst under 250 ms.
+    rnd = random.Random(5)
+    lateness = []
+
+    def cb(when):
+        lateness.append(loop.time() - when)
+
+    for _ in range(300):
+        when = loop.time() + rnd.random() * 0.03
+        loop.call_at(when, cb, when)
+    run(loop, asyncio.sleep(0.06))
+    assert len(lateness) == 300
+    lateness.sort()
+    assert lateness[150] < 0.010, f"median lateness {lateness[150]*1e3:.1f} ms"
+    assert lateness[-1] < 0.250, f"worst lateness {lateness[-1]*1e3:.1f} ms"
