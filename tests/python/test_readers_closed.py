@@ -5,6 +5,7 @@ the loop must behave as stdlib's does."""
 import asyncio
 import os
 import socket
+import time
 
 import pytest
 
@@ -161,3 +162,81 @@ def test_fd_number_reused_without_remove(loop):
     finally:
         c.close()
         d.close()
+
+
+def test_reader_removed_by_earlier_callback_same_iteration(loop):
+    # Both descriptors are ready in the same iteration; whichever reader
+    # runs first removes the other: the removed one must not run (its
+    # handle is cancelled by remove_reader, as in stdlib).
+    p1, p2 = socket.socketpair(), socket.socketpair()
+    ran = []
+
+    def make(me, other):
+        def cb():
+            ran.append(me)
+            me_sock = p1[0] if me == 1 else p2[0]
+            me_sock.recv(10)
+            loop.remove_reader(me_sock.fileno())
+            loop.remove_reader(other.fileno())
+        return cb
+
+    try:
+        loop.add_reader(p1[0].fileno(), make(1, p2[0]))
+        loop.add_reader(p2[0].fileno(), make(2, p1[0]))
+        p1[1].send(b"a")
+        p2[1].send(b"b")
+        loop.call_soon(time.sleep, 0.01)  # both become ready
+        run_for(loop, 0.05)
+    finally:
+        for s in (*p1, *p2):
+            s.close()
+    assert len(ran) == 1
+
+
+def test_reader_replaced_while_ready(loop, sockpair):
+    a, b = sockpair
+    ran = []
+
+    def old():
+        ran.append("old")
+
+    def new():
+        ran.append("new")
+        a.recv(10)
+        loop.remove_reader(a.fileno())
+
+    def replace():
+        loop.add_reader(a.fileno(), new)  # the old handle is cancelled
+
+    loop.add_reader(a.fileno(), old)
+    b.send(b"x")
+    loop.call_soon(replace)
+    run_for(loop, 0.03)
+    assert ran == ["new"]
+
+
+def test_close_releases_pending_callbacks(loop_factory):
+    import gc
+    import weakref
+
+    class Cb:
+        def __call__(self):  # pragma: no cover
+            pass
+
+    lp = loop_factory()
+    refs = []
+    a, b = socket.socketpair()
+    try:
+        for schedule in (lp.call_soon, lambda cb: lp.call_later(10, cb),
+                         lp.call_soon_threadsafe,
+                         lambda cb: lp.add_reader(a.fileno(), cb)):
+            cb = Cb()
+            refs.append(weakref.ref(cb))
+            schedule(cb)
+            del cb
+        lp.close()
+    finally:
+        a.close()
+        b.close()
+    gc.collect()
+    assert [r() for r in refs] == [None] * 4
