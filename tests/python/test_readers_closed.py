@@ -1,6 +1,7 @@
-"""Readers/writers on descriptors that are closed, or whose number is
-reused, while the loop still watches them: the process must survive and
-the loop must behave as stdlib's does."""
+"""Readers/writers whose descriptor or registration changes under the
+loop: descriptors closed or renumbered while watched, readers removed or
+replaced while ready, close() with registrations. The process must survive
+and the loop must behave as stdlib's does."""
 
 import asyncio
 import os
