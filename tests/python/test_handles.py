@@ -128,3 +128,18 @@ def test_cancelled_handle_releases_args(loop):
     # stdlib drops callback and args on cancel(), while the handles live on
     assert ref() is None
     assert h.cancelled() and t.cancelled()
+
+
+def test_handle_repr(loop):
+    def my_callback(x):  # pragma: no cover
+        pass
+
+    h = loop.call_soon(my_callback, 1)
+    t = loop.call_at(loop.time() + 5, my_callback, 2)
+    assert repr(h).startswith("<Handle ") and "my_callback(1)" in repr(h)
+    assert repr(t).startswith("<TimerHandle when=")
+    assert "my_callback(2)" in repr(t)
+    h.cancel()
+    t.cancel()
+    assert repr(h) == "<Handle cancelled>"
+    assert repr(t).startswith("<TimerHandle cancelled when=")
