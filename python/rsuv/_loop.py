@@ -102,7 +102,8 @@ class Loop(_rsuv.LoopCore, asyncio.AbstractEventLoop):
 
     __module__ = "rsuv"
 
-    def __init__(self):
+    def __init__(self, seed=None):
+        # `seed` (used by rsuv's Rust API) is taken by LoopCore.__new__.
         self._exception_handler = None
         self._task_factory = None
         self._default_executor = None

@@ -23,6 +23,7 @@ use super::gil::GilCell;
 use super::handle::{Handle, TimerHandle};
 use super::readers::{self, Io, check_callable, fileobj_to_fd};
 use super::timers::Timers;
+use crate::rt::LocalSet;
 use crate::uv::{self, Async, AsyncSender, FdWatch, Loop, PollEvents, RunMode};
 
 /// Everything of one loop that libuv callbacks reach too (through a `Weak`).
@@ -53,6 +54,8 @@ pub(crate) struct Inner {
     waits: AtomicU64,
     /// `{"loop": self}`, the keyword arguments of every `create_future()`.
     future_kwargs: GilCell<Option<Py<PyDict>>>,
+    /// Rust tasks on this loop (`rsuv::python::EventLoop::spawn_local`), made on first use.
+    pub(crate) rt: GilCell<Option<LocalSet>>,
 }
 
 /// While callbacks are ready, libuv (I/O, its timers, wake-ups from other threads) is polled
@@ -82,8 +85,11 @@ fn uv_error(e: uv::Error) -> PyErr {
 }
 
 impl Inner {
-    fn new() -> PyResult<Rc<Inner>> {
-        let lp = Loop::new().map_err(uv_error)?;
+    fn new(lp: Option<Loop>) -> PyResult<Rc<Inner>> {
+        let lp = match lp {
+            Some(lp) => lp,
+            None => Loop::new().map_err(uv_error)?,
+        };
         let waker = Async::new(&lp, |_| {}).map_err(uv_error)?;
         let sender = waker.sender();
         let (r, w) = UnixStream::pair()?;
@@ -109,6 +115,7 @@ impl Inner {
             iterations: AtomicU64::new(0),
             waits: AtomicU64::new(0),
             future_kwargs: GilCell::new(None),
+            rt: GilCell::new(None),
         });
         let weak = Rc::downgrade(&inner);
         let watch =
@@ -220,13 +227,45 @@ impl Inner {
             }
         }
         self.dispatch_signals(slf)?;
+        self.run_rust_tasks(py);
         self.expire_timers(py, &mut dead);
         drop(dead);
         self.run_ready(slf)
     }
 
     fn busy(&self, py: Python<'_>) -> bool {
-        !self.ready.borrow(py).is_empty() || self.stopping.load(Ordering::Relaxed)
+        !self.ready.borrow(py).is_empty()
+            || self.stopping.load(Ordering::Relaxed)
+            || self
+                .rt
+                .borrow(py)
+                .as_ref()
+                .is_some_and(|set| !set.is_idle())
+    }
+
+    /// Polls the Rust tasks that are ready (they may call Python).
+    fn run_rust_tasks(&self, py: Python<'_>) {
+        let set = self.rt.borrow(py);
+        if let Some(set) = set.as_ref() {
+            set.run_ready();
+        }
+    }
+
+    /// The loop's set of Rust tasks, made on first use.
+    pub(crate) fn local_set<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&LocalSet) -> R,
+    ) -> PyResult<R> {
+        self.check_open()?;
+        if self.rt.borrow(py).is_none() {
+            let lp = self.lp.borrow(py);
+            let lp = lp.as_ref().ok_or_else(closed_error)?;
+            let set = LocalSet::new(lp).map_err(uv_error)?;
+            *self.rt.borrow_mut(py) = Some(set);
+        }
+        let set = self.rt.borrow(py);
+        Ok(f(set.as_ref().expect("made above")))
     }
 
     /// Sleeps in the kernel, the GIL released, until a descriptor of libuv's is ready or the
@@ -336,6 +375,8 @@ impl Inner {
         let pipe = self.signal_pipe.borrow_mut(py).take();
         let lp = self.lp.borrow_mut(py).take();
         let kwargs = self.future_kwargs.borrow_mut(py).take();
+        let rt = self.rt.borrow_mut(py).take();
+        drop(rt); // cancels the Rust tasks (their drops may touch the loop: outside borrows)
         drop((ready, dead, io, watch, waker, sender, kwargs));
         if let Some(lp) = lp {
             // Runs the close callbacks and lets pending DNS requests finish (their callbacks
@@ -364,8 +405,24 @@ pub struct LoopCore {
     shared: Shared,
 }
 
+/// A libuv loop made in Rust, on its way into a new `rsuv.Loop` (taken once).
+#[pyclass(module = "rsuv._rsuv", unsendable)]
+pub struct LoopSeed(Option<Loop>);
+
+impl LoopSeed {
+    pub(crate) fn new(lp: Loop) -> Self {
+        LoopSeed(Some(lp))
+    }
+
+    fn take(&mut self) -> PyResult<Loop> {
+        self.0.take().ok_or_else(|| {
+            PyRuntimeError::new_err("this libuv loop is in use by another rsuv.Loop")
+        })
+    }
+}
+
 impl LoopCore {
-    fn inner(&self) -> &Inner {
+    pub(crate) fn inner(&self) -> &Inner {
         &self.shared.0
     }
 
@@ -464,11 +521,21 @@ impl LoopCore {
 
 #[pymethods]
 impl LoopCore {
+    /// A loop on a new libuv loop, or on the one a `LoopSeed` carries (made in Rust by
+    /// `rsuv::python::EventLoop::with_loop`).
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn py_new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (seed=None, *_args, **_kwargs))]
+    fn py_new(
+        seed: Option<&Bound<'_, PyAny>>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let lp = match seed {
+            Some(s) if !s.is_none() => Some(s.cast::<LoopSeed>()?.borrow_mut().take()?),
+            _ => None,
+        };
         Ok(LoopCore {
-            shared: Shared(Inner::new()?),
+            shared: Shared(Inner::new(lp)?),
         })
     }
 

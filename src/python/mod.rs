@@ -7,6 +7,7 @@
 //! exception handler, signal handler bookkeeping). See ARCHITECTURE.md, "The Python loop".
 
 mod dns;
+mod embed;
 mod gil;
 mod handle;
 mod loop_core;
@@ -15,8 +16,9 @@ mod timers;
 
 use pyo3::prelude::*;
 
+pub use embed::{EventLoop, PyFuture, prepare};
 pub use handle::{Handle, TimerHandle};
-pub use loop_core::LoopCore;
+pub use loop_core::{LoopCore, LoopSeed};
 
 /// The version of the linked libuv, as `(major, minor, patch)`.
 #[pyfunction]
@@ -30,6 +32,7 @@ fn _rsuv(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Handle>()?;
     m.add_class::<TimerHandle>()?;
     m.add_class::<LoopCore>()?;
+    m.add_class::<LoopSeed>()?;
     m.add_function(wrap_pyfunction!(libuv_version, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

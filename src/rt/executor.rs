@@ -126,7 +126,7 @@ impl Wake for TaskWaker {
 }
 
 impl Executor {
-    fn new(lp: &Loop) -> Result<Rc<Executor>> {
+    fn new(lp: &LoopHandle) -> Result<Rc<Executor>> {
         let remote_wake = Async::new(lp, |_| {
             if let Some(ex) = current() {
                 ex.take_remote();
@@ -137,7 +137,7 @@ impl Executor {
             sender: remote_wake.sender(),
         });
         Ok(Rc::new(Executor {
-            lp: lp.handle(),
+            lp: lp.clone(),
             shared,
             ready: RefCell::default(),
             tasks: RefCell::default(),
@@ -204,11 +204,17 @@ impl Executor {
 }
 
 /// Sets the thread's current executor for the duration of `block_on`.
-struct Enter(Option<Rc<Executor>>);
+/// Makes an executor the thread's current one until dropped; `clear` also drops its tasks then
+/// (the end of a `block_on`).
+struct Enter(Option<Rc<Executor>>, bool);
 
 impl Enter {
     fn new(ex: &Rc<Executor>) -> Enter {
-        Enter(CURRENT.with(|c| c.replace(Some(ex.clone()))))
+        Enter(CURRENT.with(|c| c.replace(Some(ex.clone()))), true)
+    }
+
+    fn keeping_tasks(ex: &Rc<Executor>) -> Enter {
+        Enter(CURRENT.with(|c| c.replace(Some(ex.clone()))), false)
     }
 }
 
@@ -216,7 +222,7 @@ impl Drop for Enter {
     fn drop(&mut self) {
         let previous = self.0.take();
         let ex = CURRENT.with(|c| c.replace(previous));
-        if let Some(ex) = ex {
+        if let (Some(ex), true) = (ex, self.1) {
             // Drop what is left (tasks still pending when `block_on` returned), with the
             // executor no longer current.
             let tasks = std::mem::take(&mut *ex.tasks.borrow_mut());
@@ -286,7 +292,8 @@ impl Runtime {
     /// `Async` handle the wakers need (the loop's descriptor limit).
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
         assert!(current().is_none(), "block_on called from inside block_on");
-        let ex = Executor::new(&self.lp).expect("block_on: the loop could not create a handle");
+        let ex =
+            Executor::new(&self.lp.handle()).expect("block_on: the loop could not create a handle");
         let _enter = Enter::new(&ex);
         let mut fut = std::pin::pin!(fut);
         let waker = ex.waker(MAIN);
@@ -348,3 +355,106 @@ where
 }
 
 pub(crate) type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+/// Tasks on a loop that something else runs: the Python loop (`rsuv::python`), or a program
+/// that calls `uv_run` itself. The driver calls [`LocalSet::run_ready`] on every iteration of
+/// its loop and does not sleep while [`LocalSet::is_idle`] is false; wake-ups from other
+/// threads reach it through an `Async` handle on the loop, which wakes a sleeping loop.
+///
+/// Inside a task, everything of `rt` works as inside [`block_on`] ([`spawn_local`], sockets,
+/// timers).
+///
+/// # Examples
+///
+/// ```
+/// use rsuv::rt::{LocalSet, sleep};
+/// use rsuv::{Loop, RunMode};
+/// use std::time::Duration;
+///
+/// let lp = Loop::new()?;
+/// let set = LocalSet::new(&lp)?;
+/// let task = set.spawn_local(async {
+///     sleep(Duration::from_millis(1)).await;
+///     7
+/// });
+/// let done = std::rc::Rc::new(std::cell::Cell::new(0));
+/// let d = done.clone();
+/// set.spawn_local(async move { d.set(task.await.unwrap()) }).detach();
+/// // The driver's loop: run what is ready, then let libuv wait and dispatch.
+/// while done.get() == 0 {
+///     let more = set.run_ready();
+///     lp.run(if more || !set.is_idle() { RunMode::NoWait } else { RunMode::Once })?;
+/// }
+/// assert_eq!(done.get(), 7);
+/// # Ok::<(), rsuv::Error>(())
+/// ```
+pub struct LocalSet {
+    ex: Rc<Executor>,
+}
+
+impl LocalSet {
+    /// A set of tasks on `lp`.
+    ///
+    /// # Errors
+    ///
+    /// What the loop says when asked for the `Async` handle of wake-ups (`CLOSED`, `EMFILE`).
+    pub fn new(lp: &LoopHandle) -> Result<LocalSet> {
+        Ok(LocalSet {
+            ex: Executor::new(lp)?,
+        })
+    }
+
+    /// Spawns a task on this set; it first runs at the next [`run_ready`](Self::run_ready).
+    #[must_use = "dropping the JoinHandle cancels the task: await it, or call .detach()"]
+    pub fn spawn_local<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        super::task::spawn(&self.ex, Box::pin(fut))
+    }
+
+    /// Runs `f` with this set as the thread's current executor (so that `f` may call
+    /// [`spawn_local`] and make `rt` sockets and timers).
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _enter = Enter::keeping_tasks(&self.ex);
+        f()
+    }
+
+    /// Polls the tasks that are ready (at most 128, then the loop gets a turn); whether more
+    /// are ready.
+    pub fn run_ready(&self) -> bool {
+        let _enter = Enter::keeping_tasks(&self.ex);
+        self.ex.take_remote();
+        self.ex.run_ready()
+    }
+
+    /// Whether no task is ready, here or woken from another thread.
+    pub fn is_idle(&self) -> bool {
+        self.ex.ready.borrow().is_empty()
+            && self
+                .ex
+                .shared
+                .remote
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+}
+
+impl Drop for LocalSet {
+    /// Drops (cancels) every task still pending.
+    fn drop(&mut self) {
+        let tasks = std::mem::take(&mut *self.ex.tasks.borrow_mut());
+        self.ex.ready.borrow_mut().clear();
+        drop(tasks);
+    }
+}
+
+impl std::fmt::Debug for LocalSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSet")
+            .field("idle", &self.is_idle())
+            .finish()
+    }
+}

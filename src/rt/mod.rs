@@ -19,7 +19,7 @@ mod udp;
 
 pub use blocking::{BlockingHandle, spawn_blocking};
 pub use dns::{lookup_addr, lookup_host};
-pub use executor::{Runtime, block_on, current_loop, spawn_local};
+pub use executor::{LocalSet, Runtime, block_on, current_loop, spawn_local};
 pub use net::{
     TcpListener, TcpReadHalf, TcpStream, TcpWriteHalf, UnixListener, UnixReadHalf, UnixStream,
     UnixWriteHalf,

@@ -6,10 +6,10 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-use super::executor::{Executor, LocalFuture, current};
+use super::executor::{Executor, LocalFuture};
 
 /// A spawned task: its future (taken out while polled) and its scheduling state.
 pub(crate) struct Task {
@@ -157,9 +157,12 @@ pub struct JoinHandle<T> {
     key: u64,
     state: Rc<JoinState<T>>,
     detached: bool,
+    /// The executor, so that a handle dropped outside it (by a Python callback, say) still
+    /// cancels its task.
+    ex: Weak<Executor>,
 }
 
-pub(crate) fn spawn<F>(ex: &Executor, fut: Pin<Box<F>>) -> JoinHandle<F::Output>
+pub(crate) fn spawn<F>(ex: &Rc<Executor>, fut: Pin<Box<F>>) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -184,6 +187,7 @@ where
         key,
         state,
         detached: false,
+        ex: Rc::downgrade(ex),
     }
 }
 
@@ -192,7 +196,7 @@ impl<T> JoinHandle<T> {
     /// `JoinError::Cancelled` (unless it had already finished).
     pub fn abort(&self) {
         if !self.state.finished.get() {
-            if let Some(ex) = current() {
+            if let Some(ex) = self.ex.upgrade() {
                 ex.cancel(self.key);
             }
         }

@@ -30,7 +30,7 @@ const BATCH: usize = 64;
 /// # Examples
 ///
 /// ```
-/// use rsuv::{FdWatch, Loop, PollEvents, RunMode};
+/// use rsuv::{FdWatch, Loop, PollEvents, RunMode, Timer};
 /// use std::os::fd::AsRawFd;
 /// use std::os::unix::net::UnixStream;
 /// use std::rc::Rc;
@@ -46,6 +46,9 @@ const BATCH: usize = 64;
 ///     lh.stop();
 /// })?;
 /// watch.set(a.as_raw_fd(), PollEvents::WRITABLE)?;
+/// // The watcher does not keep the loop alive: a timer does, until the callback stops it.
+/// let guard = Timer::new(&lp)?;
+/// guard.start(std::time::Duration::from_secs(5), std::time::Duration::ZERO, |_| {})?;
 /// lp.run(RunMode::Default)?;
 /// assert_eq!(seen.get(), PollEvents::WRITABLE);
 /// drop(b); // closing a watched descriptor is harmless
