@@ -52,6 +52,8 @@ def install():
 def run(main, *, debug=None, **run_kwargs):
     """Runs coroutine `main` on a new rsuv loop, as ``asyncio.run`` does, and returns its
     result."""
+    if _asyncio.events._get_running_loop() is not None:
+        raise RuntimeError("asyncio.run() cannot be called from a running event loop")
     if not _asyncio.iscoroutine(main):
         raise ValueError(f"a coroutine was expected, got {main!r}")
     if _sys.version_info >= (3, 12):

@@ -67,6 +67,16 @@ def _is_numeric_host(host):
     return False
 
 
+def _plain_args(host, port):
+    """Arguments socket.getaddrinfo takes as they are: str/bytes/None host (not empty), an
+    int port within a C long, or a str/bytes/None port."""
+    if not (host is None or (type(host) in (str, bytes) and host)):
+        return False
+    if type(port) is int:
+        return -2**63 <= port < 2**63
+    return port is None or type(port) in (str, bytes)
+
+
 def _host_arg(host):
     """The host as socket.getaddrinfo passes it to the C library (IDNA-encoded)."""
     if host is None:
@@ -189,13 +199,20 @@ class Loop(_rsuv.LoopCore, asyncio.AbstractEventLoop):
 
     def _set_wakeup_fd(self):
         """In the main thread, signals wake the loop through its own descriptor (so that
-        Python handlers and Ctrl-C run at once, whichever thread the kernel picks)."""
+        Python handlers and Ctrl-C run at once, whichever thread the kernel picks) -- unless
+        a wake-up descriptor is set already (by the program, or another loop's
+        add_signal_handler): that one is left alone."""
         if threading.current_thread() is not threading.main_thread():
             return None
+        ours = self._signal_wakeup_fd()
         try:
-            return (signal.set_wakeup_fd(self._signal_wakeup_fd(), warn_on_full_buffer=False),)
+            old = signal.set_wakeup_fd(ours, warn_on_full_buffer=False)
         except (ValueError, OSError):
             return None
+        if old not in (-1, ours):
+            signal.set_wakeup_fd(old)
+            return None
+        return (old,)
 
     @staticmethod
     def _restore_wakeup_fd(saved):
@@ -381,7 +398,10 @@ class Loop(_rsuv.LoopCore, asyncio.AbstractEventLoop):
     async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
         """socket.getaddrinfo on libuv's threadpool (numeric hosts without a thread)."""
         self._check_closed()
-        if _is_numeric_host(host) and _is_numeric_port(port):
+        if (not _plain_args(host, port) or
+                (_is_numeric_host(host) and _is_numeric_port(port))):
+            # No lookup in the kernel's sense: numeric, or arguments socket refuses (it
+            # raises its own error before any lookup).
             return socket.getaddrinfo(host, port, family, type, proto, flags)
         h, p = _host_arg(host), _port_arg(port)
         fut = self.create_future()
@@ -403,8 +423,11 @@ class Loop(_rsuv.LoopCore, asyncio.AbstractEventLoop):
     @staticmethod
     def _numeric_sockaddr(sockaddr):
         """What socket.getnameinfo does before its lookup: the numeric form of the address,
-        with the same errors for bad arguments."""
-        if not isinstance(sockaddr, tuple):
+        with the same errors for bad arguments (socket itself raises them)."""
+        if not (isinstance(sockaddr, tuple) and 2 <= len(sockaddr) <= 4
+                and type(sockaddr[0]) is str and isinstance(sockaddr[1], int)
+                and all(isinstance(v, int) for v in sockaddr[2:])):
+            socket.getnameinfo(sockaddr, socket.NI_NUMERICHOST | socket.NI_NUMERICSERV)
             raise TypeError("getnameinfo() argument 1 must be a tuple")
         host, port, *rest = sockaddr
         flowinfo = rest[0] if len(rest) > 0 else 0

@@ -214,8 +214,11 @@ impl Inner {
         self.iterations.fetch_add(1, Ordering::Relaxed);
         if self.busy(py) {
             let n = self.busy_since_poll.fetch_add(1, Ordering::Relaxed) + 1;
-            let since = uv::hrtime().saturating_sub(self.last_poll.load(Ordering::Relaxed));
-            if n >= BUSY_POLL_EVERY || since >= BUSY_POLL_NS {
+            let t = uv::hrtime();
+            let since = t.saturating_sub(self.last_poll.load(Ordering::Relaxed));
+            // Polled also when a timer is due, so that I/O ready by then runs before the
+            // timer, as in asyncio's iteration.
+            if n >= BUSY_POLL_EVERY || since >= BUSY_POLL_NS || self.timer_due(py, t) {
                 self.poll_uv(py)?;
             }
         } else {
@@ -231,6 +234,14 @@ impl Inner {
         self.expire_timers(py, &mut dead);
         drop(dead);
         self.run_ready(slf)
+    }
+
+    /// Whether the earliest timer in the heap (cancelled or not) is due at `t_ns`.
+    fn timer_due(&self, py: Python<'_>, t_ns: u64) -> bool {
+        self.timers
+            .borrow(py)
+            .peek_when()
+            .is_some_and(|when| when <= t_ns as f64 * 1e-9)
     }
 
     fn busy(&self, py: Python<'_>) -> bool {
@@ -495,7 +506,7 @@ impl LoopCore {
         let py = slf.py();
         let inner = slf.get().inner();
         inner.check_open()?;
-        let fd = fileobj_to_fd(fd)?;
+        let fd = readers::registrable(fileobj_to_fd(fd)?)?;
         let method = if writer { "add_writer" } else { "add_reader" };
         check_callable(callback, method, inner.debug())?;
         let h = Handle::create(
@@ -511,7 +522,9 @@ impl LoopCore {
 
     fn remove_io(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>, writer: bool) -> PyResult<bool> {
         let inner = slf.get().inner();
-        let fd = fileobj_to_fd(fd)?;
+        let Ok(fd) = RawFd::try_from(fileobj_to_fd(fd)?) else {
+            return Ok(false); // beyond a C int: never registered
+        };
         if inner.is_closed() {
             return Ok(false);
         }
@@ -593,7 +606,10 @@ impl LoopCore {
         if delay.is_none() {
             return Err(PyTypeError::new_err("delay must not be None"));
         }
-        let when = now() + delay.extract::<f64>()?;
+        // `time() + delay` as Python adds them: the types asyncio accepts, its TypeError else.
+        let when = pyo3::types::PyFloat::new(slf.py(), now())
+            .add(delay)?
+            .extract::<f64>()?;
         LoopCore::schedule_at(slf, when, callback, args, context, "call_later")
     }
 
@@ -690,6 +706,10 @@ impl LoopCore {
             ));
         }
         *inner.thread.borrow_mut(py) = Some(std::thread::current().id());
+        // Each run polls I/O at least once, however busy (`stop(); run_forever()` idiom).
+        inner
+            .busy_since_poll
+            .store(BUSY_POLL_EVERY, Ordering::Relaxed);
         let r = loop {
             if let Err(e) = inner.run_once(slf) {
                 break Err(e);

@@ -7,6 +7,7 @@ use std::os::fd::RawFd;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyInt;
 
 use super::gil::GilCell;
 use super::handle::Handle;
@@ -20,37 +21,63 @@ pub(crate) struct Io {
 }
 
 /// `file_obj` as a descriptor, as `selectors._fileobj_to_fd`: an int, or an object whose
-/// `fileno()` gives one; `ValueError` for a negative one.
-pub(crate) fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
-    let fd: i64 = match obj.extract::<i64>() {
-        Ok(fd) => fd,
-        Err(_) => {
-            let fileno = obj.getattr("fileno").map_err(|_| {
-                PyValueError::new_err(format!(
-                    "Invalid file object: {}",
-                    obj.repr().map_or_else(|_| "?".into(), |r| r.to_string())
-                ))
-            })?;
-            fileno.call0()?.extract::<i64>().map_err(|_| {
-                PyValueError::new_err(format!(
-                    "Invalid file object: {}",
-                    obj.repr().map_or_else(|_| "?".into(), |r| r.to_string())
-                ))
-            })?
+/// `fileno()` gives one; `ValueError` for anything else and for a negative descriptor. A
+/// descriptor beyond a C int comes back as is (the caller decides: `OverflowError` to add,
+/// "not registered" to remove).
+pub(crate) fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    let invalid = || {
+        let r = obj.repr().map_or_else(|_| "?".into(), |r| r.to_string());
+        PyValueError::new_err(format!("Invalid file object: {r}"))
+    };
+    let fd: Bound<'_, PyAny> = if obj.is_instance_of::<PyInt>() {
+        obj.clone()
+    } else {
+        let asked = obj.getattr("fileno").and_then(|f| f.call0());
+        let as_int = asked.and_then(|v| obj.py().get_type::<PyInt>().call1((v,)));
+        match as_int {
+            Ok(v) => v,
+            Err(e) if is_lookup_error(obj.py(), &e) => return Err(invalid()),
+            Err(e) => return Err(e),
         }
     };
-    if fd < 0 || fd > i32::MAX as i64 {
+    let fd: i64 = match fd.extract::<i64>() {
+        Ok(v) => v,
+        Err(_) => i64::MAX, // beyond any descriptor
+    };
+    if fd < 0 {
         return Err(PyValueError::new_err(format!(
             "Invalid file descriptor: {fd}"
         )));
     }
-    Ok(fd as RawFd)
+    Ok(fd)
 }
 
-/// A libuv/errno code as the `OSError` subclass Python would raise for it.
+/// The errors `_fileobj_to_fd` turns into "Invalid file object".
+fn is_lookup_error(py: Python<'_>, e: &PyErr) -> bool {
+    e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py)
+        || e.is_instance_of::<PyTypeError>(py)
+        || e.is_instance_of::<PyValueError>(py)
+}
+
+/// A descriptor to register: `OverflowError` beyond a C int, as `select.epoll` says.
+pub(crate) fn registrable(fd: i64) -> PyResult<RawFd> {
+    RawFd::try_from(fd).map_err(|_| {
+        pyo3::exceptions::PyOverflowError::new_err("file descriptor is greater than maximum")
+    })
+}
+
+/// A libuv/errno code as the `OSError` subclass Python raises for it, with `errno` and
+/// `strerror` set (`OSError(errno, strerror)` picks the subclass).
 pub(crate) fn os_error(e: UvError) -> PyErr {
     let errno = e.raw_os_error().unwrap_or(libc::EINVAL);
-    PyErr::from(std::io::Error::from_raw_os_error(errno))
+    Python::attach(|py| {
+        let msg = py
+            .import("os")
+            .and_then(|os| os.call_method1("strerror", (errno,)))
+            .and_then(|m| m.extract::<String>())
+            .unwrap_or_else(|_| e.message());
+        pyo3::exceptions::PyOSError::new_err((errno, msg))
+    })
 }
 
 impl Io {

@@ -74,6 +74,11 @@ impl Timers {
         });
     }
 
+    /// When the top of the heap is due (it may be cancelled).
+    pub(crate) fn peek_when(&self) -> Option<f64> {
+        self.heap.peek().map(|e| e.when)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
