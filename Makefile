@@ -14,12 +14,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The CPython test_asyncio modules of the loop core, run against rsuv by `make test` (the
 # whole suite: `make conformance`).
-CONFORMANCE_CORE := test_base_events,test_context,test_futures,test_futures2,test_locks,\
-test_pep492,test_queues,test_runners,test_taskgroups,test_tasks,test_threads,test_timeouts,\
-test_waitfor,test_eager_task_factory
+CONFORMANCE_CORE := test_base_events,test_context,test_futures,test_futures2,test_locks,test_pep492,test_queues,test_runners,test_taskgroups,test_tasks,test_threads,test_timeouts,test_waitfor,test_eager_task_factory
 CONFORMANCE := ../shared/conformance/run_cpython_asyncio_tests.py
 
-.PHONY: setup demo test lint unit leakcheck examples python pytest conformance-core \
+.PHONY: setup demo test lint unit leakcheck examples embed python pytest conformance-core \
 	conformance test-pythons
 
 setup:
@@ -34,12 +32,22 @@ demo: setup python
 
 ## Every check: format, clippy, unit + integration + doc tests, the suite under valgrind, the
 ## demos, the Python suite on stdlib asyncio and rsuv, CPython's loop-core tests on rsuv.
-test: setup lint unit leakcheck examples python pytest conformance-core
+test: setup lint unit leakcheck examples embed python pytest conformance-core
 
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets --quiet -- -D warnings
 	cargo clippy --all-targets --features python --quiet -- -D warnings
+
+# Rust embedding Python on one loop (feature python): the test binary and the example link
+# libpython, found at run time in the interpreter's LIBDIR.
+PYLIBDIR := $(shell python3 -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))' 2>/dev/null)
+embed:
+	mkdir -p target
+	LD_LIBRARY_PATH=$(PYLIBDIR) cargo test --quiet --features python --test python_embed
+	LD_LIBRARY_PATH=$(PYLIBDIR) cargo run --quiet --features python --example python_embed \
+		| tee target/embed.out
+	grep -q '^one loop for rust and python: ok$$' target/embed.out
 
 # The extension, built (release) and installed into .venv (editable: python/rsuv is used in place).
 python: setup

@@ -40,10 +40,7 @@ pub(crate) fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
             Err(e) => return Err(e),
         }
     };
-    let fd: i64 = match fd.extract::<i64>() {
-        Ok(v) => v,
-        Err(_) => i64::MAX, // beyond any descriptor
-    };
+    let fd: i64 = fd.extract::<i64>().unwrap_or(i64::MAX); // beyond any descriptor
     if fd < 0 {
         return Err(PyValueError::new_err(format!(
             "Invalid file descriptor: {fd}"
