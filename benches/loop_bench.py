@@ -217,7 +217,9 @@ def child_run(name, workload, n, warmup_n, spread_ms, shuffle, cpu):
     fn = WORKLOAD_FUNCS[workload]
     try:
         if warmup_n:
-            fn(loop, warmup_n, spread_ms=spread_ms * warmup_n / n, shuffle=shuffle)
+            # the warm-up's timers are as dense as the measured ones
+            density = spread_ms / n if n else SPREAD_MS / SIZES["call_later"]
+            fn(loop, warmup_n, spread_ms=density * warmup_n, shuffle=shuffle)
         gc.collect()
         res = fn(loop, n, spread_ms=spread_ms, shuffle=shuffle)
         if failures:
