@@ -252,6 +252,29 @@ def spawn_child(args, timeout=600):
     return json.loads(lines[-1]), None
 
 
+def cpu_busy():
+    """(busy seconds of all CPUs, wall seconds) from /proc/stat; None where it is not Linux."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return None
+    tck = os.sysconf("SC_CLK_TCK")
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    return (sum(v[:8]) - idle) / tck, time.monotonic()
+
+
+def other_load(before, after):
+    """CPUs' worth of work by processes other than ours (our children) between two samples."""
+    if not before or not after:
+        return None
+    wall = after[1] - before[1]
+    t = os.times()
+    ours = t.children_user + t.children_system + t.user + t.system
+    busy = after[0] - before[0]
+    return max(0.0, busy - ours) / wall if wall > 0 else None
+
+
 def fmt_rate(x):
     if x is None:
         return "-"
@@ -417,6 +440,7 @@ def main(argv=None):
 
     runs = {ln: {wl: [] for wl in workloads} for ln in loops}
     errors = []
+    load0 = cpu_busy()
     total = a.repeats * len(workloads) * len(present)
     done = 0
     for rep in range(a.repeats):
@@ -441,6 +465,7 @@ def main(argv=None):
                 print(f"  [{done}/{total}] {wl:10} {ln:8} {fmt_rate(r['ops_per_s']):>7} ops/s"
                       f"  {r['cpu_ns_per_op']:6.0f} CPU ns/op{extra}", file=sys.stderr)
 
+    load = other_load(load0, cpu_busy())
     best = {ln: {} for ln in loops}
     for ln in present:
         for wl in workloads:
@@ -466,6 +491,10 @@ def main(argv=None):
                                                   if r["early"] else "") for r in rs)
                       + (f"; {rs[0]['immediate']} ran as call_soon (no when())"
                          if rs[0]["immediate"] else ""))
+    if load is not None:
+        print()
+        print(f"Other processes kept {load:.2f} of the {os.cpu_count()} CPUs busy on average "
+              "during the runs (from /proc/stat, minus this script's own children).")
     if errors:
         print()
         print("Failed runs:")
@@ -478,7 +507,7 @@ def main(argv=None):
         "platform": platform.platform(), "cpus": os.cpu_count(), "cpu_pin": a.cpu,
         "repeats": a.repeats, "scale": a.scale, "sizes": sizes, "spread_ms": spread,
         "shuffle": a.shuffle, "chains": CHAINS, "tasks": TASKS, "warmup_fraction": WARMUP,
-        "loops": status, "best": best, "runs": runs, "errors": errors,
+        "other_cpu_load": load, "loops": status, "best": best, "runs": runs, "errors": errors,
         "table": t1, "cpu_table": t2,
     }
     if a.json:
