@@ -199,7 +199,7 @@ def child_probe(name):
     return {"ok": True, "version": version, "loop_type": ltype}
 
 
-def child_run(name, workload, n, warmup_n, spread_ms, shuffle, cpu):
+def child_run(name, workload, n, warmup_n, spread_ms, shuffle, cpu, no_gc=False):
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
     _, factory = make_loop(name)
@@ -221,13 +221,16 @@ def child_run(name, workload, n, warmup_n, spread_ms, shuffle, cpu):
             density = spread_ms / n if n else SPREAD_MS / SIZES["call_later"]
             fn(loop, warmup_n, spread_ms=density * warmup_n, shuffle=shuffle)
         gc.collect()
+        if no_gc:
+            gc.disable()
         res = fn(loop, n, spread_ms=spread_ms, shuffle=shuffle)
+        gc.enable()
         if failures:
             raise SystemExit(f"{len(failures)} callback error(s): {failures[0].get('message')}")
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-    res.update(loop=name, workload=workload, n=n, warmup_n=warmup_n)
+    res.update(loop=name, workload=workload, n=n, warmup_n=warmup_n, gc=not no_gc)
     if workload == "call_later":
         res.update(spread_ms=spread_ms, shuffle=shuffle)
     ops, el = res["ops"], res["elapsed"]
@@ -253,7 +256,8 @@ def spawn_child(args, timeout=600):
 
 
 def cpu_busy():
-    """(busy seconds of all CPUs, wall seconds) from /proc/stat; None where it is not Linux."""
+    """(busy s of all CPUs, steal s, wall s, our CPU s) from /proc/stat and os.times(); None
+    where it is not Linux. Ours: this script and its children."""
     try:
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
@@ -261,18 +265,21 @@ def cpu_busy():
         return None
     tck = os.sysconf("SC_CLK_TCK")
     idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
-    return (sum(v[:8]) - idle) / tck, time.monotonic()
+    steal = v[7] if len(v) > 7 else 0             # time the hypervisor ran something else
+    t = os.times()
+    ours = t.children_user + t.children_system + t.user + t.system
+    return (sum(v[:7]) - idle) / tck, steal / tck, time.monotonic(), ours
 
 
 def other_load(before, after):
-    """CPUs' worth of work by processes other than ours (our children) between two samples."""
-    if not before or not after:
+    """CPUs' worth of work by processes other than ours (this script and its children), and
+    of steal (the hypervisor running others on our vCPUs), between two samples."""
+    if not before or not after or after[2] <= before[2]:
         return None
-    wall = after[1] - before[1]
-    t = os.times()
-    ours = t.children_user + t.children_system + t.user + t.system
-    busy = after[0] - before[0]
-    return max(0.0, busy - ours) / wall if wall > 0 else None
+    wall = after[2] - before[2]
+    ours = after[3] - before[3]
+    return {"other": max(0.0, after[0] - before[0] - ours) / wall,
+            "steal": (after[1] - before[1]) / wall}
 
 
 def fmt_rate(x):
@@ -383,6 +390,8 @@ def parse_args(argv):
                    help="bar chart PNG (default: target/bench/loop_bench.png); '' for none")
     p.add_argument("--shuffle", action="store_true",
                    help="call_later: schedule the timers in random order (default: increasing)")
+    p.add_argument("--no-gc", action="store_true",
+                   help="disable the cyclic garbage collector during the measured run")
     p.add_argument("--timeout", type=float, default=180, help="seconds per child run")
     # The child side (hidden): one run, JSON on stdout.
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -404,7 +413,8 @@ def main(argv=None):
         n = a.n if a.n is not None else SIZES[a.workload]
         warm = a.warmup_n if a.warmup_n is not None else int(n * WARMUP)
         spread = a.spread_ms if a.spread_ms is not None else SPREAD_MS * n / SIZES["call_later"]
-        print(json.dumps(child_run(a.loop, a.workload, n, warm, spread, a.shuffle, a.cpu)))
+        print(json.dumps(child_run(a.loop, a.workload, n, warm, spread, a.shuffle, a.cpu,
+                                   a.no_gc)))
         return 0
 
     loops = [x for x in a.loops.split(",") if x]
@@ -422,7 +432,8 @@ def main(argv=None):
     spread = SPREAD_MS * a.scale
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"loop_bench: {started:%Y-%m-%d %H:%M} UTC, Python {platform.python_version()} "
-          f"({sys.executable}), {os.cpu_count()} CPUs, repeats {a.repeats}, scale {a.scale}"
+          f"({sys.executable}), {os.cpu_count()} CPUs, repeats {a.repeats}, scale {a.scale}, "
+          f"gc {'off' if a.no_gc else 'on'}"
           + (f", pinned to CPU {a.cpu}" if a.cpu is not None else ""))
 
     status = {}
@@ -452,6 +463,8 @@ def main(argv=None):
                         "--spread-ms", str(spread)]
                 if a.shuffle:
                     args.append("--shuffle")
+                if a.no_gc:
+                    args.append("--no-gc")
                 if a.cpu is not None:
                     args += ["--cpu", str(a.cpu)]
                 r, err = spawn_child(args, timeout=a.timeout)
@@ -493,8 +506,9 @@ def main(argv=None):
                          if rs[0]["immediate"] else ""))
     if load is not None:
         print()
-        print(f"Other processes kept {load:.2f} of the {os.cpu_count()} CPUs busy on average "
-              "during the runs (from /proc/stat, minus this script's own children).")
+        print(f"During the runs, other processes kept {load['other']:.2f} of the "
+              f"{os.cpu_count()} CPUs busy on average, and the hypervisor stole "
+              f"{load['steal']:.2f} (/proc/stat; ours: this script and its children).")
     if errors:
         print()
         print("Failed runs:")
@@ -506,7 +520,8 @@ def main(argv=None):
         "python": platform.python_version(), "executable": sys.executable,
         "platform": platform.platform(), "cpus": os.cpu_count(), "cpu_pin": a.cpu,
         "repeats": a.repeats, "scale": a.scale, "sizes": sizes, "spread_ms": spread,
-        "shuffle": a.shuffle, "chains": CHAINS, "tasks": TASKS, "warmup_fraction": WARMUP,
+        "shuffle": a.shuffle, "gc": not a.no_gc, "chains": CHAINS, "tasks": TASKS,
+        "warmup_fraction": WARMUP,
         "other_cpu_load": load, "loops": status, "best": best, "runs": runs, "errors": errors,
         "table": t1, "cpu_table": t2,
     }
@@ -517,6 +532,7 @@ def main(argv=None):
         print(f"\nJSON: {a.json}")
     if a.plot and present:
         title = (f"Python event loops, best of {a.repeats}, scale {a.scale}, "
+                 f"gc {'off' if a.no_gc else 'on'}, "
                  f"{started:%Y-%m-%d %H:%M} UTC")
         if plot(a.plot, loops, status, best, workloads, title):
             print(f"plot: {a.plot}")
