@@ -11,9 +11,9 @@ Workloads (the sizes are the defaults; `--scale` multiplies them):
   call_soon   10 chains of callbacks, each rescheduling itself with loop.call_soon, until
               1,000,000 callbacks have run in all; then loop.stop().
   call_later  50,000 loop.call_later timers, delays spread evenly over 50 ms (scheduled in
-              increasing order; --shuffle: in random order); ops/s = timers / wall time from the first call_later until the
-              last timer fired. Timers that fire early (loop.time() < handle.when() inside the
-              callback) are counted, not asserted.
+              increasing order; --shuffle: in random order); ops/s = timers / wall time from
+              the first call_later until the last timer fired. Timers that fire early
+              (loop.time() < handle.when() inside the callback) are counted, not asserted.
   sleep0      10 tasks, each looping on `await asyncio.sleep(0)`: 500,000 switches in all.
   future      one task doing 300,000 round trips: f = loop.create_future();
               loop.call_soon(f.set_result, None); await f.
