@@ -49,8 +49,12 @@ async def main():
     async def square(n):
         await asyncio.sleep(0.01 * n)
         return n * n
-    async with asyncio.TaskGroup() as tg:
-        ts = [tg.create_task(square(n), name=f"square-{n}") for n in (1, 2, 3)]
+    if hasattr(asyncio, "TaskGroup"):  # 3.11+
+        async with asyncio.TaskGroup() as tg:
+            ts = [tg.create_task(square(n), name=f"square-{n}") for n in (1, 2, 3)]
+    else:
+        ts = [loop.create_task(square(n), name=f"square-{n}") for n in (1, 2, 3)]
+        await asyncio.gather(*ts)
     print("task group:", {t.get_name(): t.result() for t in ts})
     return "ok"
 

@@ -152,9 +152,13 @@ def test_set_default_executor_rejects_non_thread_pool(loop):
         def submit(self, fn, *args, **kwargs):  # pragma: no cover
             raise AssertionError
 
-    # stdlib 3.11+: "executor must be ThreadPoolExecutor instance"
-    with pytest.raises(TypeError):
-        loop.set_default_executor(NotAThreadPool())
+    # stdlib 3.11+: "executor must be ThreadPoolExecutor instance"; before: a warning
+    if py_at_least(3, 11):
+        with pytest.raises(TypeError):
+            loop.set_default_executor(NotAThreadPool())
+    else:
+        with pytest.warns(DeprecationWarning):
+            loop.set_default_executor(NotAThreadPool())
 
 
 def test_shutdown_default_executor_then_run_in_executor(loop):
