@@ -437,6 +437,34 @@ impl LoopCore {
         &self.shared.0
     }
 
+    /// What every scheduling method checks and makes: the loop open, (debug mode) the
+    /// caller on the loop's thread, a callable; then the handle.
+    fn new_handle(
+        slf: &Bound<'_, Self>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+        method: &str,
+        any_thread: bool,
+    ) -> PyResult<Handle> {
+        let py = slf.py();
+        let inner = slf.get().inner();
+        inner.check_open()?;
+        let debug = inner.debug();
+        if debug && !any_thread {
+            inner.check_thread(py)?;
+        }
+        check_callable(callback, method, debug)?;
+        Handle::create(
+            py,
+            callback.clone().unbind(),
+            args.clone().unbind(),
+            slf.clone().into_any().unbind(),
+            context,
+            debug,
+        )
+    }
+
     fn schedule_at(
         slf: &Bound<'_, Self>,
         when: f64,
@@ -446,24 +474,11 @@ impl LoopCore {
         method: &str,
     ) -> PyResult<Py<TimerHandle>> {
         let py = slf.py();
-        let inner = slf.get().inner();
-        inner.check_open()?;
-        let debug = inner.debug();
-        if debug {
-            inner.check_thread(py)?;
-        }
-        check_callable(callback, method, debug)?;
-        let h = Handle::create(
-            py,
-            callback.clone().unbind(),
-            args.clone().unbind(),
-            slf.clone().into_any().unbind(),
-            context,
-            debug,
-        )?;
-        let counter = inner.timers.borrow(py).counter();
+        let h = LoopCore::new_handle(slf, callback, args, context, method, false)?;
+        let timers = &slf.get().inner().timers;
+        let counter = timers.borrow(py).counter();
         let t = Py::new(py, TimerHandle::create(when, h, Some(counter)))?;
-        inner.timers.borrow_mut(py).push(t.clone_ref(py), py);
+        timers.borrow_mut(py).push(t.clone_ref(py), py);
         Ok(t)
     }
 
@@ -476,23 +491,9 @@ impl LoopCore {
         threadsafe: bool,
     ) -> PyResult<Py<Handle>> {
         let py = slf.py();
-        let inner = slf.get().inner();
-        inner.check_open()?;
-        let debug = inner.debug();
-        if debug && !threadsafe {
-            inner.check_thread(py)?;
-        }
-        check_callable(callback, method, debug)?;
-        let h = Handle::create(
-            py,
-            callback.clone().unbind(),
-            args.clone().unbind(),
-            slf.clone().into_any().unbind(),
-            context,
-            debug,
-        )?;
+        let h = LoopCore::new_handle(slf, callback, args, context, method, threadsafe)?;
         let h = Py::new(py, h)?;
-        inner.push_ready(py, h.clone_ref(py));
+        slf.get().inner().push_ready(py, h.clone_ref(py));
         Ok(h)
     }
 
@@ -504,20 +505,12 @@ impl LoopCore {
         writer: bool,
     ) -> PyResult<()> {
         let py = slf.py();
-        let inner = slf.get().inner();
-        inner.check_open()?;
+        slf.get().inner().check_open()?;
         let fd = readers::registrable(fileobj_to_fd(fd)?)?;
         let method = if writer { "add_writer" } else { "add_reader" };
-        check_callable(callback, method, inner.debug())?;
-        let h = Handle::create(
-            py,
-            callback.clone().unbind(),
-            args.clone().unbind(),
-            slf.clone().into_any().unbind(),
-            None,
-            inner.debug(),
-        )?;
-        inner.io.add(py, fd, Py::new(py, h)?, writer)
+        // As asyncio: readers and writers are not checked for the thread.
+        let h = LoopCore::new_handle(slf, callback, args, None, method, true)?;
+        slf.get().inner().io.add(py, fd, Py::new(py, h)?, writer)
     }
 
     fn remove_io(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>, writer: bool) -> PyResult<bool> {
@@ -772,15 +765,6 @@ impl LoopCore {
             inner.iterations.load(Ordering::Relaxed),
             inner.waits.load(Ordering::Relaxed),
         )
-    }
-
-    /// How many timers are in the heap (cancelled ones included until compaction).
-    fn _timer_count(&self, py: Python<'_>) -> usize {
-        self.inner().timers.borrow(py).len()
-    }
-
-    fn _ready_count(&self, py: Python<'_>) -> usize {
-        self.inner().ready.borrow(py).len()
     }
 
     #[pyo3(signature = (host, port, family, r#type, proto, flags, future))]
