@@ -19,9 +19,10 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
 use super::dns;
+use super::freelist::{self, FreeList};
 use super::gil::GilCell;
-use super::handle::{Handle, TimerHandle};
-use super::readers::{self, Io, check_callable, fileobj_to_fd};
+use super::handle::{Handle, TimerHandle, check_callable};
+use super::readers::{self, Io, fileobj_to_fd};
 use super::timers::Timers;
 use crate::rt::LocalSet;
 use crate::uv::{self, Async, AsyncSender, FdWatch, Loop, PollEvents, RunMode};
@@ -34,6 +35,9 @@ pub(crate) struct Inner {
     sender: GilCell<Option<AsyncSender>>,
     ready: GilCell<VecDeque<Py<Handle>>>,
     timers: GilCell<Timers>,
+    /// Handles that ran, emptied for reuse (`freelist.rs`).
+    free: FreeList<Handle>,
+    free_timers: FreeList<TimerHandle>,
     io: Io,
     /// Python's signal wake-up descriptor (`signal.set_wakeup_fd`) writes to `.1`; `.0` is
     /// watched, and the signal numbers read from it wait in `signals`.
@@ -101,6 +105,8 @@ impl Inner {
             sender: GilCell::new(Some(sender)),
             ready: GilCell::new(VecDeque::new()),
             timers: GilCell::new(Timers::new()),
+            free: FreeList::new(),
+            free_timers: FreeList::new(),
             io: Io::new(),
             signal_pipe: GilCell::new(None),
             signals: GilCell::new(Vec::new()),
@@ -155,6 +161,24 @@ impl Inner {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// What every scheduling method checks: the loop open, (debug mode) the caller on the
+    /// loop's thread, a callable. Whether the loop is in debug mode.
+    fn check_schedule(
+        &self,
+        py: Python<'_>,
+        callback: &Bound<'_, PyAny>,
+        method: &str,
+        any_thread: bool,
+    ) -> PyResult<bool> {
+        self.check_open()?;
+        let debug = self.debug();
+        if debug && !any_thread {
+            self.check_thread(py)?;
+        }
+        check_callable(callback, method, debug)?;
+        Ok(debug)
     }
 
     fn signal_fd(&self, py: Python<'_>) -> Option<RawFd> {
@@ -319,8 +343,33 @@ impl Inner {
             } else {
                 Handle::run_routed(&h)?;
             }
+            self.recycle(h);
         }
         Ok(())
+    }
+
+    /// Keeps a handle that ran for reuse if nothing else references it (`freelist.rs`).
+    fn recycle(&self, h: Bound<'_, Handle>) {
+        let py = h.py();
+        if !freelist::unshared(h.as_any()) || !h.get().is_plain(py) {
+            return;
+        }
+        let timer = if freelist::is_exact::<Handle>(h.as_any()) {
+            false
+        } else if freelist::is_exact::<TimerHandle>(h.as_any()) {
+            true
+        } else {
+            return;
+        };
+        drop(h.get().vacate(py)); // may run Python: the handle is in no list yet
+        if !freelist::unshared(h.as_any()) {
+            return; // reached by someone meanwhile: theirs now, empty
+        }
+        if !timer {
+            self.free.push(py, h.unbind());
+        } else if let Ok(t) = h.cast_into::<TimerHandle>() {
+            self.free_timers.push(py, t.unbind());
+        }
     }
 
     /// Debug mode: warns of a callback slower than `slow_callback_duration`.
@@ -374,6 +423,7 @@ impl Inner {
             return;
         }
         let ready = std::mem::take(&mut *self.ready.borrow_mut(py));
+        let free = (self.free.take_all(py), self.free_timers.take_all(py));
         let mut dead = Vec::new();
         self.timers.borrow_mut(py).clear(py, &mut dead);
         let io = self.io.clear(py);
@@ -388,7 +438,7 @@ impl Inner {
         let kwargs = self.future_kwargs.borrow_mut(py).take();
         let rt = self.rt.borrow_mut(py).take();
         drop(rt); // cancels the Rust tasks (their drops may touch the loop: outside borrows)
-        drop((ready, dead, io, watch, waker, sender, kwargs));
+        drop((ready, free, dead, io, watch, waker, sender, kwargs));
         if let Some(lp) = lp {
             // Runs the close callbacks and lets pending DNS requests finish (their callbacks
             // see the loop closed and settle nothing).
@@ -402,6 +452,11 @@ fn on_io(weak: &Weak<Inner>, fd: RawFd, events: PollEvents) {
     if let Some(inner) = weak.upgrade() {
         Python::attach(|py| inner.on_io(py, fd, events));
     }
+}
+
+/// `*args` as a handle keeps them: `None` for none.
+fn non_empty(args: &Bound<'_, PyTuple>) -> Option<Py<PyTuple>> {
+    (!args.is_empty()).then(|| args.clone().unbind())
 }
 
 /// `loop.time()`: `CLOCK_MONOTONIC` in seconds, the clock of `time.monotonic()`.
@@ -437,62 +492,66 @@ impl LoopCore {
         &self.shared.0
     }
 
-    /// What every scheduling method checks and makes: the loop open, (debug mode) the
-    /// caller on the loop's thread, a callable; then the handle.
+    /// A handle for `callback(*args)` after `check_schedule`: a recycled one when there is
+    /// one (never in debug mode, whose handles carry a source traceback).
     fn new_handle(
         slf: &Bound<'_, Self>,
         callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
+        args: Option<Py<PyTuple>>,
         context: Option<Py<PyAny>>,
         method: &str,
         any_thread: bool,
-    ) -> PyResult<Handle> {
+    ) -> PyResult<Py<Handle>> {
         let py = slf.py();
         let inner = slf.get().inner();
-        inner.check_open()?;
-        let debug = inner.debug();
-        if debug && !any_thread {
-            inner.check_thread(py)?;
+        let debug = inner.check_schedule(py, callback, method, any_thread)?;
+        let (cb, lp) = (callback.clone().unbind(), slf.clone().into_any().unbind());
+        if !debug && let Some(h) = inner.free.pop(py) {
+            drop(h.get().refill(py, cb, args, lp, context)?);
+            return Ok(h);
         }
-        check_callable(callback, method, debug)?;
-        Handle::create(
-            py,
-            callback.clone().unbind(),
-            args.clone().unbind(),
-            slf.clone().into_any().unbind(),
-            context,
-            debug,
-        )
+        Py::new(py, Handle::create(py, cb, args, lp, context, debug)?)
     }
 
     fn schedule_at(
         slf: &Bound<'_, Self>,
         when: f64,
         callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
+        args: Option<Py<PyTuple>>,
         context: Option<Py<PyAny>>,
         method: &str,
     ) -> PyResult<Py<TimerHandle>> {
         let py = slf.py();
-        let h = LoopCore::new_handle(slf, callback, args, context, method, false)?;
-        let timers = &slf.get().inner().timers;
-        let counter = timers.borrow(py).counter();
-        let t = Py::new(py, TimerHandle::create(when, h, Some(counter)))?;
-        timers.borrow_mut(py).push(t.clone_ref(py), py);
+        let inner = slf.get().inner();
+        let debug = inner.check_schedule(py, callback, method, false)?;
+        let (cb, lp) = (callback.clone().unbind(), slf.clone().into_any().unbind());
+        let t = match inner.free_timers.pop(py).filter(|_| !debug) {
+            Some(t) => {
+                t.get().set_when(when);
+                let b = t.bind(py);
+                drop(b.as_super().get().refill(py, cb, args, lp, context)?);
+                t
+            }
+            None => {
+                let h = Handle::create(py, cb, args, lp, context, debug)?;
+                let counter = inner.timers.borrow(py).counter();
+                Py::new(py, TimerHandle::create(when, h, Some(counter)))?
+            }
+        };
+        inner.timers.borrow_mut(py).push(t.clone_ref(py), py);
         Ok(t)
     }
 
     fn soon(
         slf: &Bound<'_, Self>,
         callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
+        args: Option<Py<PyTuple>>,
         context: Option<Py<PyAny>>,
         method: &str,
         threadsafe: bool,
     ) -> PyResult<Py<Handle>> {
         let py = slf.py();
         let h = LoopCore::new_handle(slf, callback, args, context, method, threadsafe)?;
-        let h = Py::new(py, h)?;
         slf.get().inner().push_ready(py, h.clone_ref(py));
         Ok(h)
     }
@@ -509,8 +568,8 @@ impl LoopCore {
         let fd = readers::registrable(fileobj_to_fd(fd)?)?;
         let method = if writer { "add_writer" } else { "add_reader" };
         // As asyncio: readers and writers are not checked for the thread.
-        let h = LoopCore::new_handle(slf, callback, args, None, method, true)?;
-        slf.get().inner().io.add(py, fd, Py::new(py, h)?, writer)
+        let h = LoopCore::new_handle(slf, callback, non_empty(args), None, method, true)?;
+        slf.get().inner().io.add(py, fd, h, writer)
     }
 
     fn remove_io(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>, writer: bool) -> PyResult<bool> {
@@ -557,7 +616,7 @@ impl LoopCore {
         args: &Bound<'_, PyTuple>,
         context: Option<Py<PyAny>>,
     ) -> PyResult<Py<Handle>> {
-        LoopCore::soon(slf, callback, args, context, "call_soon", false)
+        LoopCore::soon(slf, callback, non_empty(args), context, "call_soon", false)
     }
 
     #[pyo3(signature = (callback, *args, context=None))]
@@ -567,7 +626,14 @@ impl LoopCore {
         args: &Bound<'_, PyTuple>,
         context: Option<Py<PyAny>>,
     ) -> PyResult<Py<Handle>> {
-        let h = LoopCore::soon(slf, callback, args, context, "call_soon_threadsafe", true)?;
+        let h = LoopCore::soon(
+            slf,
+            callback,
+            non_empty(args),
+            context,
+            "call_soon_threadsafe",
+            true,
+        )?;
         if let Some(s) = slf.get().inner().sender.borrow(slf.py()).as_ref() {
             let _ = s.send();
         }
@@ -585,7 +651,8 @@ impl LoopCore {
         if when.is_none() {
             return Err(PyTypeError::new_err("when cannot be None"));
         }
-        LoopCore::schedule_at(slf, when.extract()?, callback, args, context, "call_at")
+        let when = when.extract()?;
+        LoopCore::schedule_at(slf, when, callback, non_empty(args), context, "call_at")
     }
 
     #[pyo3(signature = (delay, callback, *args, context=None))]
@@ -603,7 +670,7 @@ impl LoopCore {
         let when = pyo3::types::PyFloat::new(slf.py(), now())
             .add(delay)?
             .extract::<f64>()?;
-        LoopCore::schedule_at(slf, when, callback, args, context, "call_later")
+        LoopCore::schedule_at(slf, when, callback, non_empty(args), context, "call_later")
     }
 
     #[pyo3(signature = (fd, callback, *args))]
@@ -811,6 +878,8 @@ impl LoopCore {
         if let Some(t) = inner.timers.peek() {
             t.traverse(&visit)?;
         }
+        inner.free.traverse(&visit)?;
+        inner.free_timers.traverse(&visit)?;
         if let Some(k) = inner.future_kwargs.peek() {
             visit.call(&*k)?;
         }

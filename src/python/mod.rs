@@ -8,6 +8,7 @@
 
 mod dns;
 mod embed;
+mod freelist;
 mod gil;
 mod handle;
 mod loop_core;
@@ -31,6 +32,7 @@ fn libuv_version() -> (u32, u32, u32) {
 fn _rsuv(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Handle>()?;
     m.add_class::<TimerHandle>()?;
+    handle::install_traverse(m.py());
     m.add_class::<LoopCore>()?;
     m.add_class::<LoopSeed>()?;
     m.add_function(wrap_pyfunction!(libuv_version, m)?)?;

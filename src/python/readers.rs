@@ -190,30 +190,3 @@ impl Io {
 fn closed() -> PyErr {
     pyo3::exceptions::PyRuntimeError::new_err("Event loop is closed")
 }
-
-/// The `TypeError` asyncio raises for a callback that is not callable.
-/// In debug mode, coroutine functions are refused too, as asyncio's `_check_callback` does.
-pub(crate) fn check_callable(cb: &Bound<'_, PyAny>, method: &str, debug: bool) -> PyResult<()> {
-    let callable = cb.is_callable();
-    if callable && !debug {
-        return Ok(());
-    }
-    let asyncio = cb.py().import("asyncio")?;
-    let is_coro = asyncio.call_method1("iscoroutine", (cb,))?.is_truthy()?
-        || (debug
-            && asyncio
-                .call_method1("iscoroutinefunction", (cb,))?
-                .is_truthy()?);
-    if callable && !is_coro {
-        return Ok(());
-    }
-    if is_coro {
-        return Err(PyTypeError::new_err(format!(
-            "coroutines cannot be used with {method}()"
-        )));
-    }
-    Err(PyTypeError::new_err(format!(
-        "a callable object was expected by {method}(), got {}",
-        cb.repr()?
-    )))
-}
