@@ -89,5 +89,6 @@ pub(crate) fn unshared(obj: &Bound<'_, PyAny>) -> bool {
 /// Whether `obj` is exactly of class `T` (not a subclass made in Python).
 #[inline]
 pub(crate) fn is_exact<T: PyClass>(obj: &Bound<'_, PyAny>) -> bool {
-    obj.get_type().is(T::type_object(obj.py()))
+    // SAFETY: `obj` is live; its type pointer is only compared.
+    unsafe { ffi::Py_TYPE(obj.as_ptr()) == T::type_object_raw(obj.py()) }
 }

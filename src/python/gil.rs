@@ -21,7 +21,7 @@ unsafe impl<T> Send for GilCell<T> {}
 unsafe impl<T> Sync for GilCell<T> {}
 
 impl<T> GilCell<T> {
-    pub(crate) fn new(value: T) -> Self {
+    pub(crate) const fn new(value: T) -> Self {
         GilCell(RefCell::new(value))
     }
 

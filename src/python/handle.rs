@@ -37,9 +37,24 @@ pub struct Handle {
     repr: GilCell<Option<String>>,
 }
 
-/// What an emptied handle let go of, to be dropped by the caller outside every borrow
-/// (dropping may run arbitrary Python).
-pub(crate) type Vacated = (Option<Call>, Py<PyAny>, Py<PyAny>);
+/// What a handle let go of (emptied, or filled in again), to be dropped by the caller outside
+/// every borrow (dropping may run arbitrary Python). Bound: dropped without pyo3's check of
+/// the thread state that dropping a `Py` makes.
+pub(crate) struct Vacated<'py> {
+    _call: Option<(Bound<'py, PyAny>, Option<Bound<'py, PyTuple>>)>,
+    _context: Bound<'py, PyAny>,
+    _loop: Bound<'py, PyAny>,
+}
+
+impl<'py> Vacated<'py> {
+    fn new(py: Python<'py>, call: Option<Call>, context: Py<PyAny>, lp: Py<PyAny>) -> Self {
+        Vacated {
+            _call: call.map(|c| (c.callback.into_bound(py), c.args.map(|a| a.into_bound(py)))),
+            _context: context.into_bound(py),
+            _loop: lp.into_bound(py),
+        }
+    }
+}
 
 /// The current context, copied (`contextvars.copy_context()`).
 pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -57,11 +72,17 @@ pub(crate) fn extract_stack(py: Python<'_>) -> PyResult<Py<PyAny>> {
 
 /// The `TypeError` asyncio raises for a callback that is not callable.
 /// In debug mode, coroutine functions are refused too, as asyncio's `_check_callback` does.
+#[inline]
 pub(crate) fn check_callable(cb: &Bound<'_, PyAny>, method: &str, debug: bool) -> PyResult<()> {
-    let callable = cb.is_callable();
-    if callable && !debug {
+    if !debug && cb.is_callable() {
         return Ok(());
     }
+    check_callable_slow(cb, method, debug)
+}
+
+#[cold]
+fn check_callable_slow(cb: &Bound<'_, PyAny>, method: &str, debug: bool) -> PyResult<()> {
+    let callable = cb.is_callable();
     let asyncio = cb.py().import("asyncio")?;
     let is_coro = asyncio.call_method1("iscoroutine", (cb,))?.is_truthy()?
         || (debug
@@ -123,22 +144,22 @@ impl Handle {
     }
 
     /// Empties a handle that ran and that nothing else references; what it held is returned.
-    pub(crate) fn vacate(&self, py: Python<'_>) -> Vacated {
+    pub(crate) fn vacate<'py>(&self, py: Python<'py>) -> Vacated<'py> {
         let call = self.call.borrow_mut(py).take();
         let ctx = std::mem::replace(&mut *self.context.borrow_mut(py), py.None());
         let lp = std::mem::replace(&mut *self.loop_.borrow_mut(py), py.None());
-        (call, ctx, lp)
+        Vacated::new(py, call, ctx, lp)
     }
 
     /// Fills in an emptied handle for a new callback (as `create` outside debug mode).
-    pub(crate) fn refill(
+    pub(crate) fn refill<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         callback: Py<PyAny>,
         args: Option<Py<PyTuple>>,
         loop_: Py<PyAny>,
         context: Option<Py<PyAny>>,
-    ) -> PyResult<Vacated> {
+    ) -> PyResult<Vacated<'py>> {
         let context = match context {
             Some(c) if !c.is_none(py) => c,
             _ => copy_context(py)?,
@@ -147,7 +168,7 @@ impl Handle {
         let call = self.call.borrow_mut(py).replace(Call { callback, args });
         let ctx = std::mem::replace(&mut *self.context.borrow_mut(py), context);
         let lp = std::mem::replace(&mut *self.loop_.borrow_mut(py), loop_);
-        Ok((call, ctx, lp))
+        Ok(Vacated::new(py, call, ctx, lp))
     }
 
     /// Cancels through the Python method (so that a `TimerHandle` tells its heap).
@@ -162,14 +183,15 @@ impl Handle {
 
     /// Calls the callback in its context; the exception it raised, if any.
     pub(crate) fn run(&self, py: Python<'_>) -> PyResult<()> {
+        // Bound clones: their drops need no check of the thread state.
         let (callback, args) = match &*self.call.borrow(py) {
             Some(c) => (
-                c.callback.clone_ref(py),
-                c.args.as_ref().map(|a| a.clone_ref(py)),
+                c.callback.bind(py).clone(),
+                c.args.as_ref().map(|a| a.bind(py).clone()),
             ),
             None => return Ok(()),
         };
-        let context = self.context.borrow(py).clone_ref(py);
+        let context = self.context.borrow(py).bind(py).clone();
         let ctx = context.as_ptr();
         // SAFETY: the GIL is held and `ctx` is a live Context (kept by `context`); a failure
         // sets an exception ("already entered"), fetched here.
@@ -177,8 +199,8 @@ impl Handle {
             return Err(PyErr::fetch(py));
         }
         let result = match &args {
-            Some(args) => callback.bind(py).call1(args.bind(py)),
-            None => callback.bind(py).call0(),
+            Some(args) => callback.call1(args),
+            None => callback.call0(),
         };
         // SAFETY: `ctx` was entered just above on this thread; exiting it cannot fail then.
         unsafe { ffi::PyContext_Exit(ctx) };
@@ -224,6 +246,22 @@ impl Handle {
             None => return Ok(String::new()),
         };
         f.call1((cb, args))?.extract()
+    }
+
+    /// Visits what this handle references: for `__traverse__`, and for the loop's on behalf
+    /// of a pending timer the collector does not track (`timers.rs`).
+    pub(crate) fn visit_refs(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(Some(c)) = self.call.peek().as_deref() {
+            visit.call(&c.callback)?;
+            visit.call(&c.args)?;
+        }
+        if let Some(c) = self.context.peek() {
+            visit.call(&*c)?;
+        }
+        if let Some(l) = self.loop_.peek() {
+            visit.call(&*l)?;
+        }
+        visit.call(&self.source_traceback)
     }
 
     /// Calls `f` on each object this handle references, until `f` returns non-zero (that is
@@ -428,18 +466,7 @@ impl Handle {
     /// What the collector sees through pyo3's slot, which `traverse` replaces at start-up
     /// with the same walk; keep the two in step (`each_ref`).
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Some(Some(c)) = self.call.peek().as_deref() {
-            visit.call(&c.callback)?;
-            visit.call(&c.args)?;
-        }
-        if let Some(c) = self.context.peek() {
-            visit.call(&*c)?;
-        }
-        if let Some(l) = self.loop_.peek() {
-            visit.call(&*l)?;
-        }
-        visit.call(&self.source_traceback)?;
-        Ok(())
+        self.visit_refs(&visit)
     }
 }
 
@@ -496,11 +523,6 @@ impl TimerHandle {
     ) -> PyResult<PyClassInitializer<TimerHandle>> {
         let handle = Handle::py_new(py, callback, args, r#loop, context)?;
         Ok(TimerHandle::create(when, handle, None))
-    }
-
-    /// The loop time at which the callback is due.
-    fn when(&self) -> f64 {
-        self.when_f64()
     }
 
     /// Cancels the callback; the loop drops it from its heap lazily.

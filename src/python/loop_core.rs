@@ -12,7 +12,7 @@ use std::thread::ThreadId;
 use std::time::Duration;
 
 use pyo3::PyTraverseError;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -66,7 +66,7 @@ pub(crate) struct Inner {
 /// only every `BUSY_POLL_EVERY` iterations or `BUSY_POLL_NS` nanoseconds, whichever comes
 /// first: a poll is a system call, which asyncio makes on every iteration. Callbacks that
 /// keep rescheduling themselves still let I/O in within that bound.
-const BUSY_POLL_EVERY: u64 = 32;
+const BUSY_POLL_EVERY: u64 = 1024;
 const BUSY_POLL_NS: u64 = 200_000;
 
 /// The `Rc` that the Python object holds.
@@ -460,7 +460,7 @@ fn non_empty(args: &Bound<'_, PyTuple>) -> Option<Py<PyTuple>> {
 }
 
 /// `loop.time()`: `CLOCK_MONOTONIC` in seconds, the clock of `time.monotonic()`.
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     uv::hrtime() as f64 * 1e-9
 }
 
@@ -513,7 +513,7 @@ impl LoopCore {
         Py::new(py, Handle::create(py, cb, args, lp, context, debug)?)
     }
 
-    fn schedule_at(
+    pub(crate) fn schedule_at(
         slf: &Bound<'_, Self>,
         when: f64,
         callback: &Bound<'_, PyAny>,
@@ -542,7 +542,7 @@ impl LoopCore {
         Ok(t)
     }
 
-    fn soon(
+    pub(crate) fn soon(
         slf: &Bound<'_, Self>,
         callback: &Bound<'_, PyAny>,
         args: Option<Py<PyTuple>>,
@@ -553,6 +553,21 @@ impl LoopCore {
         let py = slf.py();
         let h = LoopCore::new_handle(slf, callback, args, context, method, threadsafe)?;
         slf.get().inner().push_ready(py, h.clone_ref(py));
+        Ok(h)
+    }
+
+    /// `call_soon_threadsafe`: `soon`, then a wake-up of the loop from whatever thread.
+    pub(crate) fn soon_threadsafe(
+        slf: &Bound<'_, Self>,
+        callback: &Bound<'_, PyAny>,
+        args: Option<Py<PyTuple>>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        let m = "call_soon_threadsafe";
+        let h = LoopCore::soon(slf, callback, args, context, m, true)?;
+        if let Some(s) = slf.get().inner().sender.borrow(slf.py()).as_ref() {
+            let _ = s.send();
+        }
         Ok(h)
     }
 
@@ -602,75 +617,6 @@ impl LoopCore {
         Ok(LoopCore {
             shared: Shared(Inner::new(lp)?),
         })
-    }
-
-    /// The loop's clock: `time.monotonic()`'s, at its resolution.
-    fn time(&self) -> f64 {
-        now()
-    }
-
-    #[pyo3(signature = (callback, *args, context=None))]
-    fn call_soon(
-        slf: &Bound<'_, Self>,
-        callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Py<Handle>> {
-        LoopCore::soon(slf, callback, non_empty(args), context, "call_soon", false)
-    }
-
-    #[pyo3(signature = (callback, *args, context=None))]
-    fn call_soon_threadsafe(
-        slf: &Bound<'_, Self>,
-        callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Py<Handle>> {
-        let h = LoopCore::soon(
-            slf,
-            callback,
-            non_empty(args),
-            context,
-            "call_soon_threadsafe",
-            true,
-        )?;
-        if let Some(s) = slf.get().inner().sender.borrow(slf.py()).as_ref() {
-            let _ = s.send();
-        }
-        Ok(h)
-    }
-
-    #[pyo3(signature = (when, callback, *args, context=None))]
-    fn call_at(
-        slf: &Bound<'_, Self>,
-        when: &Bound<'_, PyAny>,
-        callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Py<TimerHandle>> {
-        if when.is_none() {
-            return Err(PyTypeError::new_err("when cannot be None"));
-        }
-        let when = when.extract()?;
-        LoopCore::schedule_at(slf, when, callback, non_empty(args), context, "call_at")
-    }
-
-    #[pyo3(signature = (delay, callback, *args, context=None))]
-    fn call_later(
-        slf: &Bound<'_, Self>,
-        delay: &Bound<'_, PyAny>,
-        callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Py<TimerHandle>> {
-        if delay.is_none() {
-            return Err(PyTypeError::new_err("delay must not be None"));
-        }
-        // `time() + delay` as Python adds them: the types asyncio accepts, its TypeError else.
-        let when = pyo3::types::PyFloat::new(slf.py(), now())
-            .add(delay)?
-            .extract::<f64>()?;
-        LoopCore::schedule_at(slf, when, callback, non_empty(args), context, "call_later")
     }
 
     #[pyo3(signature = (fd, callback, *args))]

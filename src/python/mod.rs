@@ -8,6 +8,7 @@
 
 mod dns;
 mod embed;
+mod fastcall;
 mod freelist;
 mod gil;
 mod handle;
@@ -34,6 +35,7 @@ fn _rsuv(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TimerHandle>()?;
     handle::install_traverse(m.py());
     m.add_class::<LoopCore>()?;
+    fastcall::install(m.py())?;
     m.add_class::<LoopSeed>()?;
     m.add_function(wrap_pyfunction!(libuv_version, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

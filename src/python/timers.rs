@@ -1,11 +1,18 @@
 //! The loop's timers: a binary heap of `TimerHandle`s keyed by `(when, sequence)`, compacted
 //! when cancelled timers make up most of it (as asyncio does).
+//!
+//! A timer in the heap is untracked by the cycle collector and tracked again when it leaves,
+//! so that tens of thousands of pending timers are not traversed by every young collection
+//! (callgrind: ~370 instructions per timer in the `call_later` benchmark went to that). The
+//! loop's own traversal visits what such a timer references on its behalf, so a cycle
+//! through the loop and its pending timers (an unclosed loop dropped) is still found.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::handle::{Handle, TimerHandle};
@@ -41,6 +48,23 @@ impl Ord for Entry {
     }
 }
 
+/// Tracks or untracks a timer with the cycle collector (a no-op if it already is so).
+fn set_tracked(handle: &Py<TimerHandle>, on: bool) {
+    let p = handle.as_ptr();
+    // SAFETY: `p` is a live object of a GC type (`Handle` has `__traverse__`) and the GIL is
+    // held (the heap is reached only with it); tracking is changed only when it differs, as
+    // CPython requires.
+    unsafe {
+        if (ffi::PyObject_GC_IsTracked(p) != 0) != on {
+            if on {
+                ffi::PyObject_GC_Track(p.cast());
+            } else {
+                ffi::PyObject_GC_UnTrack(p.cast());
+            }
+        }
+    }
+}
+
 /// The timer heap of one loop.
 pub(crate) struct Timers {
     heap: BinaryHeap<Entry>,
@@ -66,6 +90,7 @@ impl Timers {
     pub(crate) fn push(&mut self, handle: Py<TimerHandle>, py: Python<'_>) {
         let h = handle.bind(py).get();
         h.set_scheduled(true);
+        set_tracked(&handle, false);
         self.seq += 1;
         self.heap.push(Entry {
             when: h.when_f64(),
@@ -128,6 +153,7 @@ impl Timers {
     fn unschedule(&self, handle: &Py<TimerHandle>, py: Python<'_>) -> bool {
         let b = handle.bind(py);
         b.get().set_scheduled(false);
+        set_tracked(handle, true);
         let cancelled = b.as_super().get().is_cancelled();
         if cancelled {
             self.cancelled.fetch_sub(1, Ordering::Relaxed);
@@ -176,6 +202,17 @@ impl Timers {
     ) -> Result<(), pyo3::PyTraverseError> {
         for e in self.heap.iter() {
             visit.call(&e.handle)?;
+            // SAFETY: a live object; only its tracking bit is read.
+            if unsafe { ffi::PyObject_GC_IsTracked(e.handle.as_ptr()) } == 0 {
+                // Not traversed by the collector itself: exactly once here instead.
+                // SAFETY: a `TimerHandle` starts with its `Handle`, as `as_super` relies on;
+                // the token is only used to view it (no reference count is touched).
+                let h = unsafe {
+                    pyo3::Borrowed::from_ptr(Python::assume_attached(), e.handle.as_ptr())
+                        .cast_unchecked::<Handle>()
+                };
+                h.get().visit_refs(visit)?;
+            }
         }
         Ok(())
     }

@@ -147,3 +147,40 @@ def test_cycle_through_a_pending_timer_is_kept_then_collected_once_cancelled(loo
     loop.run_forever()
     gc.collect()
     assert ref() is None
+
+
+def test_pending_timers_keep_what_they_reference_through_collections(loop):
+    """Objects reachable only through pending timers (and cycles among them) survive
+    collections, and each timer fires with them intact."""
+
+    class Node:
+        def __init__(self, i):
+            self.i = i
+            self.me = self  # a cycle reachable only through the timer
+
+    fired = []
+
+    def cb(node, i):
+        fired.append(node.i == i and node.me is node)
+
+    for i in range(2000):
+        loop.call_later(0.001 + (i % 10) * 0.001, cb, Node(i), i)
+    for _ in range(3):
+        gc.collect()
+    loop.run_until_complete(asyncio.sleep(0.05))
+    gc.collect()
+    assert len(fired) == 2000 and all(fired)
+
+
+def test_dropped_unclosed_loop_with_pending_timers_is_collected(loop_factory):
+    import warnings
+
+    lp = loop_factory()
+    for i in range(100):
+        lp.call_later(3600, lambda: None)
+    ref = weakref.ref(lp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        del lp
+        gc.collect()
+    assert ref() is None
