@@ -155,3 +155,117 @@ fn an_rsuv_loop_made_in_rust_runs_its_handles_and_asyncio_together() {
         lp.close(py)
     })
 }
+
+/// A host program, as a C program would be: its own `uv_loop_t` and a repeating timer of its
+/// own that counts its ticks. (This test plays C: plain libuv calls on memory owned here.)
+struct Host {
+    raw: *mut libuv_sys2::uv_loop_t,
+    _mem: Vec<u64>,
+    timer: Box<libuv_sys2::uv_timer_t>,
+    ticks: Box<Cell<u32>>,
+}
+
+/// The host's timer callback: counts ticks in the `Cell<u32>` behind the timer's `data`.
+unsafe extern "C" fn host_tick(t: *mut libuv_sys2::uv_timer_t) {
+    // SAFETY: `data` is the host's live counter, set before the timer started.
+    let ticks = unsafe { &*(*t).data.cast::<Cell<u32>>() };
+    ticks.set(ticks.get() + 1);
+}
+
+impl Host {
+    fn new() -> Host {
+        use libuv_sys2::*;
+        // SAFETY: no preconditions.
+        let size = unsafe { uv_loop_size() };
+        let mut mem = vec![0u64; size.div_ceil(8)];
+        let raw = mem.as_mut_ptr().cast::<uv_loop_t>();
+        // SAFETY: `raw` is writable, aligned memory of uv_loop_size() bytes, kept in `_mem`.
+        assert_eq!(unsafe { uv_loop_init(raw) }, 0);
+        // SAFETY: uv_timer_t is a plain C struct; all-zero is a valid "not yet initialized".
+        let mut timer: Box<uv_timer_t> = Box::new(unsafe { std::mem::zeroed() });
+        let ticks = Box::new(Cell::new(0u32));
+        // SAFETY: the loop is initialized; the timer and counter are boxed (never move) and
+        // outlive the loop's use of them (closed in `close`).
+        unsafe {
+            assert_eq!(uv_timer_init(raw, &mut *timer), 0);
+            timer.data = (&*ticks as *const Cell<u32>).cast_mut().cast();
+            assert_eq!(uv_timer_start(&mut *timer, Some(host_tick), 5, 5), 0);
+        }
+        Host {
+            raw,
+            _mem: mem,
+            timer,
+            ticks,
+        }
+    }
+
+    fn timer_active(&mut self) -> bool {
+        // SAFETY: the timer is an initialized handle on the host's open loop.
+        unsafe { libuv_sys2::uv_is_active((&raw mut *self.timer).cast()) != 0 }
+    }
+
+    fn run_once(&self) {
+        // SAFETY: the loop is initialized and not running.
+        unsafe { libuv_sys2::uv_run(self.raw, libuv_sys2::uv_run_mode_UV_RUN_ONCE) };
+    }
+
+    /// Closes the host's timer and then its loop: `uv_loop_close`'s result (`EBUSY` if a
+    /// handle of anyone's were left on it).
+    fn close(mut self) -> i32 {
+        use libuv_sys2::*;
+        // SAFETY: the timer is open; after the default run its close callback (none) is done,
+        // and the loop has nothing of ours left (checked by the result).
+        unsafe {
+            uv_close((&raw mut *self.timer).cast(), None);
+            uv_run(self.raw, uv_run_mode_UV_RUN_DEFAULT);
+            uv_loop_close(self.raw)
+        }
+    }
+}
+
+#[test]
+fn asyncio_runs_on_a_host_programs_libuv_loop_and_leaves_the_host_its_handles() {
+    let mut host = Host::new();
+    python(|py| {
+        let ptr = std::ptr::NonNull::new(host.raw.cast()).unwrap();
+        // SAFETY: the capsule only carries the pointer; the loop outlives its use below.
+        let cap = unsafe { pyo3::types::PyCapsule::new_with_pointer(py, ptr, c"uv_loop_t") }?;
+        let m = module(
+            py,
+            "import asyncio, rsuv, threading\n\
+             def main(cap):\n    lp = rsuv.Loop(libuv_loop=cap)\n    seen = []\n\
+             \x20   async def work():\n\
+             \x20       t = threading.Timer(0.01, lambda: lp.call_soon_threadsafe(seen.append, 'thread'))\n\
+             \x20       t.start()\n        await asyncio.sleep(0.06)\n        t.join()\n        return seen\n\
+             \x20   try:\n        return lp.run_until_complete(work())\n    finally:\n        lp.close()\n",
+        )?;
+        let seen: Vec<String> = m.getattr("main")?.call1((cap,))?.extract()?;
+        assert_eq!(seen, ["thread"]);
+        Ok(())
+    });
+    // The host's timer ran while asyncio ran the loop, and is still the host's, still active.
+    let during = host.ticks.get();
+    assert!(during >= 3, "host timer ticked {during} times in 60 ms");
+    assert!(host.timer_active());
+    host.run_once();
+    assert!(host.ticks.get() > during);
+    // Nothing of rsuv's is left on the loop: it closes cleanly once the host's timer is closed.
+    assert_eq!(host.close(), 0);
+}
+
+#[test]
+fn a_capsule_of_an_rsuv_loop_or_of_anything_else_is_refused() {
+    python(|py| {
+        let m = module(
+            py,
+            "import rsuv\n\
+             def main():\n    a = rsuv.new_event_loop()\n    out = []\n\
+             \x20   for bad in (a.libuv_loop(), 42):\n        try:\n            rsuv.Loop(libuv_loop=bad)\n\
+             \x20       except (TypeError, ValueError) as e:\n            out.append(type(e).__name__)\n\
+             \x20   a.close()\n    return out\n",
+        )?;
+        let out: Vec<String> = m.getattr("main")?.call0()?.extract()?;
+        assert_eq!(out, ["ValueError", "TypeError"]);
+        Ok(())
+    })
+}

@@ -217,3 +217,74 @@ fn close_runs_the_close_callbacks_still_pending() {
         .expect("every handle was closing: the loop closes");
     assert!(closed.get());
 }
+
+// ---------------------------------------------------------------- a loop someone else owns
+
+#[test]
+fn a_foreign_loop_runs_handles_and_its_teardown_leaves_the_owners_alone() {
+    use rsuv::Udp;
+    let owner = Loop::new().unwrap();
+    let owners_ticks = Rc::new(Cell::new(0u32));
+    let owners_timer = Timer::new(&owner).unwrap();
+    let t = owners_ticks.clone();
+    owners_timer
+        .start(
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+            move |_| t.set(t.get() + 1),
+        )
+        .unwrap();
+    // SAFETY: the owner's loop outlives `guest`, is used on this thread, and is not running
+    // while `guest` runs or is dropped.
+    let guest = unsafe { Loop::from_raw(owner.as_raw().unwrap()) }.unwrap();
+    assert!(guest.is_foreign() && !owner.is_foreign());
+    // A datagram to itself (reads land in the guest's read buffer) and a timer, on the guest.
+    let udp = Udp::new(&guest).unwrap();
+    udp.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let to = udp.sockname().unwrap();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    udp.recv_start(move |u, d| {
+        g.borrow_mut().extend_from_slice(d.unwrap().data);
+        u.recv_stop().unwrap();
+    })
+    .unwrap();
+    udp.send(b"via guest".to_vec(), Some(to), |_, r| r.unwrap())
+        .unwrap();
+    // Stops the guest's run once the datagram is in and the owner's timer ticked thrice.
+    let guest_timer = Timer::new(&guest).unwrap();
+    let (g, ticks) = (got.clone(), owners_ticks.clone());
+    guest_timer
+        .start(
+            Duration::from_millis(2),
+            Duration::from_millis(2),
+            move |t| {
+                if !g.borrow().is_empty() && ticks.get() >= 3 {
+                    t.loop_handle().stop()
+                }
+            },
+        )
+        .unwrap();
+    guest.run(RunMode::Default).unwrap();
+    assert_eq!(&*got.borrow(), b"via guest");
+    assert!(
+        owners_ticks.get() >= 3,
+        "the owner's timer runs while the guest runs"
+    );
+    // Handles of the guest, left open: closed by its drop; the owner's timer is untouched.
+    drop(guest);
+    assert!(owners_timer.is_active());
+    let before = owners_ticks.get();
+    owners_timer.stop().unwrap();
+    assert!(owners_ticks.get() >= before);
+    // Nothing of the guest's is left: the owner closes without EBUSY.
+    drop((owners_timer, guest_timer, udp));
+    owner.close().unwrap();
+}
+
+#[test]
+fn a_foreign_loop_refuses_a_null_pointer() {
+    // SAFETY: a null pointer is checked before any use.
+    let r = unsafe { Loop::from_raw(std::ptr::null_mut()) };
+    assert_eq!(r.err(), Some(Error::EINVAL));
+}

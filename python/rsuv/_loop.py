@@ -108,12 +108,22 @@ def _enum(cls, value):
 
 
 class Loop(_rsuv.LoopCore, asyncio.AbstractEventLoop):
-    """An asyncio event loop on libuv, with its core in Rust."""
+    """An asyncio event loop on libuv, with its core in Rust.
+
+    ``Loop()`` makes a new libuv loop. ``Loop(libuv_loop=capsule)`` runs on a libuv loop that
+    a host program owns, given as a ``PyCapsule`` named ``"uv_loop_t"`` (as C code makes
+    with ``PyCapsule_New(loop, "uv_loop_t", NULL)``). The host must link the same libuv (see
+    ``rsuv.libuv_version()``), use the loop on this thread only, not run it itself while this
+    loop runs or closes (libuv's ``uv_run`` cannot be nested), and keep it valid until after
+    ``close()``. While this loop runs, the host's own handles on it run too. ``close()``
+    closes only what this loop made and leaves the libuv loop open for its owner. The
+    capsule of another ``rsuv.Loop`` (``libuv_loop()``) is refused.
+    """
 
     __module__ = "rsuv"
 
-    def __init__(self, seed=None):
-        # `seed` (used by rsuv's Rust API) is taken by LoopCore.__new__.
+    def __init__(self, seed=None, *, libuv_loop=None):
+        # `seed` (used by rsuv's Rust API) and `libuv_loop` are taken by LoopCore.__new__.
         self._exception_handler = None
         self._task_factory = None
         self._default_executor = None
@@ -360,6 +370,8 @@ class Loop(_rsuv.LoopCore, asyncio.AbstractEventLoop):
         self._default_executor = executor
 
     async def _shutdown_default_executor(self, timeout=None):
+        # As CPython 3.13's: `timeout` bounds the wait for the executor's threads; past it, a
+        # RuntimeWarning, and the executor is left to finish on its own.
         self._executor_shutdown_called = True
         if self._default_executor is None:
             return
@@ -367,13 +379,20 @@ class Loop(_rsuv.LoopCore, asyncio.AbstractEventLoop):
         thread = threading.Thread(target=self._do_shutdown, args=(future,))
         thread.start()
         try:
-            await future
-        finally:
-            thread.join(timeout)
-        if thread.is_alive():
+            if timeout is None:
+                await future
+            else:
+                from asyncio import timeouts  # 3.11+; `timeout` exists from 3.12
+                async with timeouts.timeout(timeout):
+                    await future
+        except TimeoutError:
+            if timeout is None:
+                raise
             warnings.warn("The executor did not finishing joining its threads within "
-                          f"{timeout} seconds.", RuntimeWarning, stacklevel=2)
+                          f"{timeout} seconds.", RuntimeWarning, stacklevel=3)
             self._default_executor.shutdown(wait=False)
+        else:
+            thread.join()
 
     if _PY312:
         async def shutdown_default_executor(self, timeout=None):

@@ -245,6 +245,12 @@ impl Handle {
             Some(c) => (c.callback.clone_ref(py), args_tuple(py, c)),
             None => return Ok(String::new()),
         };
+        if py.version_info() >= (3, 13) {
+            // 3.13 shows the arguments in debug mode only, as its Handle passes `debug`.
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("debug", self.loop_debug(py))?;
+            return f.call((cb, args), Some(&kwargs))?.extract();
+        }
         f.call1((cb, args))?.extract()
     }
 

@@ -3,6 +3,7 @@
 //! signals' wake-up descriptor, DNS.
 
 use std::collections::VecDeque;
+use std::ffi::CStr;
 use std::io::Read;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -12,7 +13,7 @@ use std::thread::ThreadId;
 use std::time::Duration;
 
 use pyo3::PyTraverseError;
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -268,9 +269,12 @@ impl Inner {
             .is_some_and(|when| when <= t_ns as f64 * 1e-9)
     }
 
+    /// Whether work is waiting: callbacks, a stop, signal numbers read (by the last poll) but
+    /// not yet dispatched, Rust tasks.
     fn busy(&self, py: Python<'_>) -> bool {
         !self.ready.borrow(py).is_empty()
             || self.stopping.load(Ordering::Relaxed)
+            || !self.signals.borrow(py).is_empty()
             || self
                 .rt
                 .borrow(py)
@@ -487,6 +491,29 @@ impl LoopSeed {
     }
 }
 
+/// The context of the capsules `libuv_loop()` makes: marks a loop owned by an `rsuv.Loop`.
+static OURS: &CStr = c"rsuv";
+
+/// A `Loop` on the `uv_loop_t*` of a `PyCapsule` named `"uv_loop_t"` (a host program's
+/// loop): refused for an rsuv loop's own capsule, whose owner would close it underneath.
+fn foreign_loop(capsule: &Bound<'_, PyAny>) -> PyResult<Loop> {
+    let wrong = || PyTypeError::new_err("libuv_loop must be a PyCapsule named 'uv_loop_t'");
+    let cap = capsule.cast::<PyCapsule>().map_err(|_| wrong())?;
+    let ptr = cap
+        .pointer_checked(Some(c"uv_loop_t"))
+        .map_err(|_| wrong())?;
+    if cap.context()? == OURS.as_ptr().cast_mut().cast() {
+        return Err(PyValueError::new_err(
+            "this is the libuv loop of an rsuv.Loop: use that loop itself",
+        ));
+    }
+    // SAFETY: the capsule's maker vouches for the pointer (a capsule is C's contract): a live
+    // uv_loop_t of the same libuv (see `rsuv.libuv_version()`), used on this thread, not
+    // running while this loop runs or closes, valid until after it is closed. Documented on
+    // `rsuv.Loop`.
+    unsafe { Loop::from_raw(ptr.as_ptr()) }.map_err(uv_error)
+}
+
 impl LoopCore {
     pub(crate) fn inner(&self) -> &Inner {
         &self.shared.0
@@ -604,14 +631,16 @@ impl LoopCore {
     /// A loop on a new libuv loop, or on the one a `LoopSeed` carries (made in Rust by
     /// `rsuv::python::EventLoop::with_loop`).
     #[new]
-    #[pyo3(signature = (seed=None, *_args, **_kwargs))]
+    #[pyo3(signature = (seed=None, *_args, libuv_loop=None, **_kwargs))]
     fn py_new(
         seed: Option<&Bound<'_, PyAny>>,
         _args: &Bound<'_, PyTuple>,
+        libuv_loop: Option<&Bound<'_, PyAny>>,
         _kwargs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let lp = match seed {
-            Some(s) if !s.is_none() => Some(s.cast::<LoopSeed>()?.borrow_mut().take()?),
+        let lp = match (seed, libuv_loop) {
+            (Some(s), _) if !s.is_none() => Some(s.cast::<LoopSeed>()?.borrow_mut().take()?),
+            (_, Some(c)) if !c.is_none() => Some(foreign_loop(c)?),
             _ => None,
         };
         Ok(LoopCore {
@@ -698,7 +727,9 @@ impl LoopCore {
         let ptr = std::ptr::NonNull::new(raw).ok_or_else(closed_error)?;
         // SAFETY: `ptr` is the live uv_loop_t of this loop; the capsule only carries it (no
         // destructor), and its documented validity ends with the loop.
-        unsafe { PyCapsule::new_with_pointer(py, ptr, c"uv_loop_t") }
+        let cap = unsafe { PyCapsule::new_with_pointer(py, ptr, c"uv_loop_t") }?;
+        cap.set_context(OURS.as_ptr().cast_mut().cast())?;
+        Ok(cap)
     }
 
     /// Runs iterations until `stop()`; the bookkeeping around it is `Loop.run_forever`.

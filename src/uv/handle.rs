@@ -98,6 +98,7 @@ unsafe extern "C" fn on_closed(raw: *mut uv_handle_t) {
     // is released only below.
     let core = unsafe { &*((*raw).data as *const Core) };
     let lp = core.lp.clone();
+    lp.note_closed(raw);
     let on_close = core.on_close.take();
     let release = core.release;
     core.raw.set(ptr::null_mut());
@@ -135,6 +136,17 @@ unsafe fn registered(lp: *mut uv_loop_t, target: *mut uv_handle_t) -> bool {
     // SAFETY: per the contract; `find` only compares pointers.
     unsafe { uv_walk(lp, Some(find), (&raw mut pair).cast()) };
     pair.1
+}
+
+/// The loop state of a handle of ours, from libuv's pointer to it.
+///
+/// # Safety
+///
+/// `raw` must be an open handle made by `Owned::init` (its `data` a live Core), and the
+/// reference must not outlive it.
+pub(crate) unsafe fn loop_inner_of<'a>(raw: *mut uv_handle_t) -> &'a LoopInner {
+    // SAFETY: per the contract.
+    unsafe { &(*((*raw).data as *const Core)).lp }
 }
 
 /// `uv_walk` callback used when a [`Loop`](super::Loop) is dropped with handles still open.
@@ -188,6 +200,7 @@ impl<S: State> Owned<S> {
         let data = Rc::into_raw(inner.clone()) as *mut c_void;
         // SAFETY: `raw` is an initialized handle; `data` is released in `on_closed`.
         unsafe { (*raw).data = data };
+        inner.core.lp.note_open(raw);
         let owned = Owned(inner);
         if rc < 0 {
             // A registered handle whose init failed: dropping it closes it.

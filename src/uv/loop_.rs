@@ -42,7 +42,14 @@ pub(crate) struct LoopInner {
     read_buf: Cell<*mut u8>,
     /// The read buffer is lent to a read callback right now.
     read_lent: Cell<bool>,
+    /// `Some` for a loop that someone else owns (`Loop::from_raw`): the handles of ours open
+    /// on it (as addresses), which are all that teardown may close there.
+    foreign: Option<RefCell<HashSet<usize>>>,
 }
+
+/// Runs of a foreign loop at most, at teardown, for the close callbacks of our handles (one
+/// is enough unless a close callback starts another close).
+const FOREIGN_DRAIN_RUNS: usize = 8;
 
 /// Size of the per-loop read buffer (as uvloop's): also room for several datagrams when UDP
 /// uses recvmmsg.
@@ -83,6 +90,20 @@ impl LoopInner {
 }
 
 impl LoopInner {
+    /// Notes a handle of ours opened on this loop (kept only for a foreign loop).
+    pub(crate) fn note_open(&self, raw: *mut uv_handle_t) {
+        if let Some(ours) = &self.foreign {
+            ours.borrow_mut().insert(raw as usize);
+        }
+    }
+
+    /// Notes a handle of ours closed (its close callback ran).
+    pub(crate) fn note_closed(&self, raw: *mut uv_handle_t) {
+        if let Some(ours) = &self.foreign {
+            ours.borrow_mut().remove(&(raw as usize));
+        }
+    }
+
     /// Claims `fd` for a `Poll` handle: `EEXIST` if another one on this loop has it.
     pub(crate) fn claim_poll_fd(&self, fd: i32) -> Result<()> {
         if self.poll_fds.borrow_mut().insert(fd) {
@@ -155,10 +176,10 @@ pub(crate) unsafe extern "C" fn alloc_read_buffer(
     _suggested: usize,
     buf: *mut uv_buf_t,
 ) {
-    // SAFETY: libuv calls this for open handles of ours, whose loop's `data` is its LoopInner.
+    // SAFETY: libuv calls this for open handles of ours, whose loop state is alive.
     unsafe {
-        let lp = (*(*raw).loop_).data.cast::<LoopInner>();
-        let (base, len) = (*lp).read_buffer();
+        let lp = super::handle::loop_inner_of(raw);
+        let (base, len) = lp.read_buffer();
         *buf = uv_buf_t {
             base: base.cast(),
             len,
@@ -174,9 +195,12 @@ impl Drop for LoopInner {
             // SAFETY: allocated in `read_buffer` as a boxed slice of this length.
             drop(unsafe { Box::from_raw(slice) });
         }
-        // SAFETY: `raw` was allocated with `loop_layout()` in `Loop::new`, and the loop was
-        // closed by `Loop::drop` (every handle holding this LoopInner is closed by then).
-        unsafe { alloc::dealloc(self.raw.cast(), loop_layout()) };
+        if self.foreign.is_none() {
+            // SAFETY: `raw` was allocated with `loop_layout()` in `Loop::new`, and the loop
+            // was closed by `Loop::drop` (every handle holding this LoopInner is closed by
+            // then). A foreign loop's memory is its owner's.
+            unsafe { alloc::dealloc(self.raw.cast(), loop_layout()) };
+        }
     }
 }
 
@@ -230,6 +254,10 @@ impl Loop {
             unsafe { alloc::dealloc(raw.cast(), layout) };
             return Err(e);
         }
+        Ok(Loop::with_inner(raw, None))
+    }
+
+    fn with_inner(raw: *mut uv_loop_t, foreign: Option<RefCell<HashSet<usize>>>) -> Loop {
         let inner = Rc::new(LoopInner {
             raw,
             closed: Cell::new(false),
@@ -239,12 +267,40 @@ impl Loop {
             poll_fds: RefCell::default(),
             read_buf: Cell::new(ptr::null_mut()),
             read_lent: Cell::new(false),
+            foreign,
         });
-        // SAFETY: `raw` is an initialized loop; data points at the LoopInner, which outlives it.
-        unsafe { uv_loop_set_data(raw, Rc::as_ptr(&inner) as *mut c_void) };
-        Ok(Loop {
+        Loop {
             handle: LoopHandle(inner),
-        })
+        }
+    }
+
+    /// A `Loop` on a libuv loop that someone else owns (a C program embedding this crate, or
+    /// Python through a capsule): handles can be made on it and it can be run as any `Loop`.
+    /// Dropping it closes only the handles made through it, runs the loop without waiting
+    /// until their close callbacks have run, and leaves the libuv loop open: closing and
+    /// freeing it stays its owner's job. The loop's `data` field is not touched.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for a null pointer.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must point to an initialized `uv_loop_t` of the libuv this crate links (compare
+    /// [`version`](crate::version)), used on this thread only, that stays valid (neither
+    /// closed nor freed) while this `Loop` or any handle made on it exists. The loop must not
+    /// be running (inside `uv_run`) when [`Loop::run`] is called or when this `Loop` is
+    /// dropped, since libuv's `uv_run` cannot be nested.
+    pub unsafe fn from_raw(raw: *mut c_void) -> Result<Loop> {
+        if raw.is_null() {
+            return Err(Error::EINVAL);
+        }
+        Ok(Loop::with_inner(raw.cast(), Some(RefCell::default())))
+    }
+
+    /// Whether this loop is someone else's (made by [`Loop::from_raw`]).
+    pub fn is_foreign(&self) -> bool {
+        self.handle.0.foreign.is_some()
     }
 
     /// Runs the loop in the given mode. Returns whether the loop is still alive (has active and
@@ -288,6 +344,10 @@ impl Loop {
     /// drained as when a `Loop` is dropped, so nothing leaks either way.
     #[doc(alias = "uv_loop_close")]
     pub fn close(self) -> Result<()> {
+        if self.is_foreign() {
+            self.teardown(); // closes only ours; the loop itself is its owner's to close
+            return Ok(());
+        }
         let raw = self.handle.0.raw;
         let mut open = false;
         // SAFETY: the loop is initialized; `count_open` only reads each handle's state.
@@ -318,6 +378,10 @@ impl Loop {
             return;
         }
         inner.running.set(true);
+        if let Some(ours) = &inner.foreign {
+            self.teardown_foreign(ours);
+            return;
+        }
         loop {
             // SAFETY: the loop is initialized; `close_for_teardown` only calls uv_close on
             // handles made by this crate (uv_walk skips libuv's internal handles).
@@ -328,6 +392,29 @@ impl Loop {
             if unsafe { uv_loop_close(inner.raw) } == 0 {
                 break;
             }
+        }
+        inner.now_at_close.set(self.handle.now());
+        inner.closed.set(true);
+    }
+}
+
+impl Loop {
+    /// `teardown` of a foreign loop: closes the handles of ours, and runs the loop without
+    /// waiting until their close callbacks have run.
+    fn teardown_foreign(&self, ours: &RefCell<HashSet<usize>>) {
+        let inner = &self.handle.0;
+        for _ in 0..FOREIGN_DRAIN_RUNS {
+            let open: Vec<usize> = ours.borrow().iter().copied().collect();
+            if open.is_empty() {
+                break;
+            }
+            for raw in open {
+                // SAFETY: `raw` is a handle of ours still open or closing on this loop (the
+                // close callback removes it from the set); closing one is idempotent.
+                unsafe { close_for_teardown(raw as *mut uv_handle_t, ptr::null_mut()) };
+            }
+            // SAFETY: the loop is initialized and, by `from_raw`'s contract, not running.
+            unsafe { uv_run(inner.raw, uv_run_mode_UV_RUN_NOWAIT) };
         }
         inner.now_at_close.set(self.handle.now());
         inner.closed.set(true);

@@ -49,8 +49,34 @@ def test_loop_constructor(rsuv_mod):
 
 @rsuv_only
 def test_libuv_loop_capsule(loop):
+    import ctypes
+
     cap = loop.libuv_loop()
     assert type(cap).__name__ == "PyCapsule"
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    assert get_name(cap) == b"uv_loop_t"
+
+
+@rsuv_only
+def test_loop_on_a_capsule_refuses_an_rsuv_loops_own_and_anything_else(rsuv_mod):
+    import ctypes
+
+    new = ctypes.pythonapi.PyCapsule_New
+    new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+    owner = rsuv_mod.new_event_loop()
+    try:
+        # Another rsuv.Loop's loop: its owner would close it underneath.
+        with pytest.raises(ValueError, match="rsuv.Loop"):
+            rsuv_mod.Loop(libuv_loop=owner.libuv_loop())
+        # Not a capsule, or a capsule of something else.
+        for bad in (42, "uv_loop_t", new(ctypes.addressof(ctypes.c_int(0)), b"other", None)):
+            with pytest.raises(TypeError, match="uv_loop_t"):
+                rsuv_mod.Loop(libuv_loop=bad)
+        # The owner is untouched.
+        assert owner.run_until_complete(asyncio.sleep(0, "ok")) == "ok"
+    finally:
+        owner.close()
 
 
 def test_is_abstract_event_loop(loop):
