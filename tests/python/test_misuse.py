@@ -253,8 +253,8 @@ def test_call_later_numeric_delays(loop):
 
 
 def test_call_at_none_when(loop):
-    if sys.version_info < (3, 10) and not type(loop).__module__.startswith("rsuv"):
-        pytest.skip("stdlib 3.9 takes when=None (and fails later, in its heap)")
+    if sys.version_info < (3, 11) and not type(loop).__module__.startswith("rsuv"):
+        pytest.skip("stdlib before 3.11 asserts when is not None (AssertionError)")
     with pytest.raises(TypeError):
         loop.call_at(None, int)
 
