@@ -19,6 +19,7 @@ from asyncio import coroutines, events, futures, tasks
 from asyncio.log import logger
 
 from . import _rsuv
+from ._net import NetMixin
 from ._sock import SockMixin
 
 __all__ = ("Loop",)
@@ -108,7 +109,7 @@ def _enum(cls, value):
         return value
 
 
-class Loop(_rsuv.LoopCore, SockMixin, asyncio.AbstractEventLoop):
+class Loop(SockMixin, NetMixin, _rsuv.LoopCore, asyncio.AbstractEventLoop):
     """An asyncio event loop on libuv, with its core in Rust.
 
     ``Loop()`` makes a new libuv loop. ``Loop(libuv_loop=capsule)`` runs on a libuv loop that

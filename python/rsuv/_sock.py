@@ -10,6 +10,7 @@ socket, the socket's own `OSError`s otherwise.
 import errno as _errno
 import os
 import socket
+import weakref
 
 from asyncio import exceptions
 
@@ -42,19 +43,59 @@ class SockMixin:
     """`sock_*` for rsuv.Loop (which provides add_reader/add_writer and create_future)."""
 
     def _ensure_fd_no_transport(self, fd):
-        """asyncio refuses raw socket calls on a descriptor a transport owns; rsuv has no
-        transports yet, so there is nothing to refuse (kept so that the call sites are
-        asyncio's)."""
+        """Refuses a descriptor that an open transport owns (`RuntimeError`), as asyncio
+        does: watching it too would steal the transport's events."""
+        fileno = fd
+        if not isinstance(fileno, int):
+            try:
+                fileno = int(fileno.fileno())
+            except (AttributeError, TypeError, ValueError):
+                raise ValueError(f"Invalid file object: {fd!r}") from None
+        transport = self._transport_fds().get(fileno)
+        if transport is not None and not transport.is_closing():
+            raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
+
+    def _transport_fds(self):
+        try:
+            return self._transports
+        except AttributeError:
+            self._transports = weakref.WeakValueDictionary()
+            return self._transports
+
+    def add_reader(self, fd, callback, *args):
+        self._ensure_fd_no_transport(fd)
+        return super().add_reader(fd, callback, *args)
+
+    def add_writer(self, fd, callback, *args):
+        self._ensure_fd_no_transport(fd)
+        return super().add_writer(fd, callback, *args)
+
+    def _add_reader(self, fd, callback, *args):
+        self._ensure_fd_no_transport(fd)
+        return super()._add_reader(fd, callback, *args)
+
+    def _add_writer(self, fd, callback, *args):
+        self._ensure_fd_no_transport(fd)
+        return super()._add_writer(fd, callback, *args)
+
+    def remove_reader(self, fd):
+        self._ensure_fd_no_transport(fd)
+        return super().remove_reader(fd)
+
+    def remove_writer(self, fd):
+        self._ensure_fd_no_transport(fd)
+        return super().remove_writer(fd)
 
     async def _wait_io(self, sock, writer, fn, *args):
         """Waits until `fn(*args)` succeeds on `sock` without blocking; its result."""
         fd = sock.fileno()
-        self._ensure_fd_no_transport(fd)
         fut = self.create_future()
-        add, remove = ((self.add_writer, self.remove_writer) if writer
-                       else (self.add_reader, self.remove_reader))
-        add(fd, self._io_ready, fut, fn, args)
-        fut.add_done_callback(lambda _f: remove(fd))
+        add, remove = ((self._add_writer, self.remove_writer) if writer
+                       else (self._add_reader, self.remove_reader))
+        handle = add(fd, self._io_ready, fut, fn, args)
+        # Unregistered when done, unless another call took the descriptor over meanwhile
+        # (which cancelled this handle): a cancelled recv must not remove the next one's.
+        fut.add_done_callback(lambda _f: handle.cancelled() or remove(fd))
         try:
             return await fut
         finally:
@@ -122,7 +163,6 @@ class SockMixin:
         if sent == len(view):
             return None
         fd = sock.fileno()
-        self._ensure_fd_no_transport(fd)
         fut = self.create_future()
         pos = [sent]
 
@@ -142,8 +182,8 @@ class SockMixin:
             if pos[0] == len(view):
                 fut.set_result(None)
 
-        self.add_writer(fd, on_writable)
-        fut.add_done_callback(lambda _f: self.remove_writer(fd))
+        handle = self._add_writer(fd, on_writable)
+        fut.add_done_callback(lambda _f: handle.cancelled() or self.remove_writer(fd))
         try:
             return await fut
         finally:

@@ -62,11 +62,12 @@ pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
     unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()).map(Bound::unbind) }
 }
 
-/// `asyncio.format_helpers.extract_stack()` of the caller's caller, for debug mode.
+/// `asyncio.format_helpers.extract_stack()` from the Python code that called the loop's
+/// method (the innermost Python frame: the methods are C functions), for debug mode.
 pub(crate) fn extract_stack(py: Python<'_>) -> PyResult<Py<PyAny>> {
     static EXTRACT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let f = EXTRACT.import(py, "asyncio.format_helpers", "extract_stack")?;
-    let frame = py.import("sys")?.call_method1("_getframe", (1,))?;
+    let frame = py.import("sys")?.call_method1("_getframe", (0,))?;
     Ok(f.call1((frame,))?.unbind())
 }
 

@@ -57,6 +57,10 @@ pub(crate) struct Inner {
     /// Iterations run, and how many of them released the GIL to wait in the kernel.
     iterations: AtomicU64,
     waits: AtomicU64,
+    /// A `KeyboardInterrupt`/`SystemExit` raised by Python code that libuv called (a
+    /// protocol callback): it cannot unwind through libuv, so it waits here and comes out
+    /// of the run once the poll returns.
+    fatal: GilCell<Option<PyErr>>,
     /// `{"loop": self}`, the keyword arguments of every `create_future()`.
     future_kwargs: GilCell<Option<Py<PyDict>>>,
     /// Rust tasks on this loop (`rsuv::python::EventLoop::spawn_local`), made on first use.
@@ -121,6 +125,7 @@ impl Inner {
             last_poll: AtomicU64::new(0),
             iterations: AtomicU64::new(0),
             waits: AtomicU64::new(0),
+            fatal: GilCell::new(None),
             future_kwargs: GilCell::new(None),
             rt: GilCell::new(None),
         });
@@ -193,9 +198,30 @@ impl Inner {
     fn poll_uv(&self, py: Python<'_>) -> PyResult<()> {
         self.busy_since_poll.store(0, Ordering::Relaxed);
         self.last_poll.store(uv::hrtime(), Ordering::Relaxed);
+        {
+            let lp = self.lp.borrow(py);
+            let lp = lp.as_ref().ok_or_else(closed_error)?;
+            lp.run(RunMode::NoWait).map(drop).map_err(uv_error)?;
+        }
+        match self.fatal.borrow_mut(py).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Keeps an exception that must stop the loop (the first one), for `poll_uv` to raise.
+    pub(crate) fn keep_fatal(&self, py: Python<'_>, e: PyErr) {
+        let mut slot = self.fatal.borrow_mut(py);
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+
+    /// A handle of the libuv loop, for transports made on it.
+    pub(crate) fn loop_handle(&self, py: Python<'_>) -> PyResult<uv::LoopHandle> {
+        self.check_open()?;
         let lp = self.lp.borrow(py);
-        let lp = lp.as_ref().ok_or_else(closed_error)?;
-        lp.run(RunMode::NoWait).map(drop).map_err(uv_error)
+        Ok(lp.as_ref().ok_or_else(closed_error)?.handle())
     }
 
     /// How long the loop may sleep: until the next timer (ours or libuv's), or forever.
@@ -604,14 +630,15 @@ impl LoopCore {
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
         writer: bool,
-    ) -> PyResult<()> {
+    ) -> PyResult<Py<Handle>> {
         let py = slf.py();
         slf.get().inner().check_open()?;
         let fd = readers::registrable(fileobj_to_fd(fd)?)?;
         let method = if writer { "add_writer" } else { "add_reader" };
         // As asyncio: readers and writers are not checked for the thread.
         let h = LoopCore::new_handle(slf, callback, non_empty(args), None, method, true)?;
-        slf.get().inner().io.add(py, fd, h, writer)
+        slf.get().inner().io.add(py, fd, h.clone_ref(py), writer)?;
+        Ok(h)
     }
 
     fn remove_io(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>, writer: bool) -> PyResult<bool> {
@@ -655,7 +682,30 @@ impl LoopCore {
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<()> {
+        LoopCore::add_io(slf, fd, callback, args, false).map(drop)
+    }
+
+    /// `add_reader` returning the handle registered (cancelled when replaced or removed), as
+    /// asyncio's `_add_reader`: `sock_*` unregister only what is still theirs.
+    #[pyo3(signature = (fd, callback, *args))]
+    fn _add_reader(
+        slf: &Bound<'_, Self>,
+        fd: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<Handle>> {
         LoopCore::add_io(slf, fd, callback, args, false)
+    }
+
+    /// `add_writer` returning the handle registered (see `_add_reader`).
+    #[pyo3(signature = (fd, callback, *args))]
+    fn _add_writer(
+        slf: &Bound<'_, Self>,
+        fd: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<Handle>> {
+        LoopCore::add_io(slf, fd, callback, args, true)
     }
 
     #[pyo3(signature = (fd, callback, *args))]
@@ -665,7 +715,7 @@ impl LoopCore {
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<()> {
-        LoopCore::add_io(slf, fd, callback, args, true)
+        LoopCore::add_io(slf, fd, callback, args, true).map(drop)
     }
 
     fn remove_reader(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {

@@ -15,6 +15,7 @@ mod handle;
 mod loop_core;
 mod readers;
 mod timers;
+mod transport;
 
 use pyo3::prelude::*;
 
@@ -37,6 +38,7 @@ fn _rsuv(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LoopCore>()?;
     fastcall::install(m.py())?;
     m.add_class::<LoopSeed>()?;
+    m.add_class::<transport::StreamCore>()?;
     m.add_function(wrap_pyfunction!(libuv_version, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -246,3 +246,22 @@ def test_sendfile_argument_errors(loop):
     finally:
         u.close()
         s.close()
+
+
+def test_recv_right_after_a_cancelled_recv_still_gets_the_data(loop):
+    # The cancelled call's clean-up runs after the next call registered the descriptor: it
+    # must not unregister the next call's reader.
+    a, b = pair()
+
+    async def main():
+        t = asyncio.ensure_future(loop.sock_recv(b, 100))
+        await asyncio.sleep(0)
+        t.cancel()
+        loop.call_later(0.01, a.send, b"racing")
+        return await loop.sock_recv(b, 100)
+
+    try:
+        assert run(loop, main(), timeout=5) == b"racing"
+    finally:
+        a.close()
+        b.close()

@@ -1,0 +1,699 @@
+//! `StreamCore`: the Rust half of rsuv's stream transports (TCP and Unix sockets), on a
+//! `uv::Tcp` or `uv::Pipe` of the loop. `python/rsuv/_transports.py` wraps it in a subclass of
+//! `asyncio.Transport`, binding the hot methods (`write`, ...) straight to it.
+//!
+//! Reading: libuv reads into the loop's read buffer and the read callback hands the bytes to
+//! `protocol.data_received` (or copies them into `BufferedProtocol.get_buffer()` and calls
+//! `buffer_updated`) at once, from inside the loop's poll. Writing: `write` tries the socket at
+//! once when nothing is queued; what the socket does not take is queued, keeping a reference
+//! to a `bytes` object instead of copying it. Flow control follows asyncio's: the protocol is
+//! paused above the high-water mark of queued bytes and resumed at or below the low one.
+//! `connection_lost` runs exactly once, from a callback, as in asyncio.
+
+use std::cell::Cell;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+
+use pyo3::exceptions::{
+    PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError, PyValueError,
+};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+use pyo3::{PyTraverseError, buffer::PyBuffer};
+
+use super::gil::GilCell;
+use super::loop_core::LoopCore;
+use super::readers::os_error;
+use crate::uv::{self, Pipe, Tcp, WriteBuf};
+
+/// asyncio's default write-buffer limits (`_FlowControlMixin`): 64 KiB high, a quarter low.
+const DEFAULT_HIGH: usize = 64 * 1024;
+
+/// The libuv stream under a transport.
+enum Stream {
+    Tcp(Tcp),
+    Pipe(Pipe),
+}
+
+macro_rules! on_stream {
+    ($s:expr, $v:ident => $e:expr) => {
+        match $s {
+            Stream::Tcp($v) => $e,
+            Stream::Pipe($v) => $e,
+        }
+    };
+}
+
+/// The bytes of a `bytes` object, kept alive while a queued write needs them.
+struct BytesTail {
+    _obj: Py<PyBytes>,
+    ptr: *const u8,
+    len: usize,
+}
+
+impl AsRef<[u8]> for BytesTail {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr + len` lies inside the immutable buffer of `obj`, which `self`
+        // keeps alive.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// The state shared by the Python object and the libuv callbacks (which hold a `Weak`).
+struct Conn {
+    stream: GilCell<Option<Stream>>,
+    protocol: GilCell<Option<Py<PyAny>>>,
+    /// `data_received` of a plain protocol, or `get_buffer`/`buffer_updated` of a buffered one.
+    on_data: GilCell<Option<OnData>>,
+    /// The Python transport (passed to the exception handler; its `_call_connection_lost`
+    /// is what runs `connection_lost`).
+    transport: GilCell<Option<Py<PyAny>>>,
+    loop_: Py<LoopCore>,
+    closing: Cell<bool>,
+    eof_written: Cell<bool>,
+    reading_paused: Cell<bool>,
+    writing_paused: Cell<bool>,
+    /// `connection_lost` is scheduled (asyncio's `_conn_lost > 0`), and writes since then.
+    lost: Cell<bool>,
+    writes_after_lost: Cell<u32>,
+    high: Cell<usize>,
+    low: Cell<usize>,
+}
+
+enum OnData {
+    Plain(Py<PyAny>),
+    Buffered {
+        get_buffer: Py<PyAny>,
+        buffer_updated: Py<PyAny>,
+    },
+}
+
+struct Shared(Rc<Conn>);
+// SAFETY: as `loop_core::Shared`: everything in `Conn` is reached with the GIL held only
+// (Python methods, and libuv callbacks inside the loop's `uv_run`, run with the GIL held).
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+/// The Rust half of a stream transport.
+#[pyclass(module = "rsuv._rsuv", frozen, weakref)]
+pub struct StreamCore {
+    conn: Shared,
+}
+
+fn is_fatal(py: Python<'_>, e: &PyErr) -> bool {
+    e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<PySystemExit>(py)
+}
+
+impl Conn {
+    fn py_loop<'py>(&self, py: Python<'py>) -> &Bound<'py, LoopCore> {
+        self.loop_.bind(py)
+    }
+
+    fn queued(&self, py: Python<'_>) -> usize {
+        self.stream
+            .borrow(py)
+            .as_ref()
+            .map_or(0, |s| on_stream!(s, st => st.write_queue_size()))
+    }
+
+    /// An exception from a protocol callback: KeyboardInterrupt and SystemExit stop the loop
+    /// (kept for `run_once`), others are a fatal error of the connection.
+    fn protocol_error(self: &Rc<Self>, py: Python<'_>, e: PyErr, message: &str) {
+        if is_fatal(py, &e) {
+            self.py_loop(py).get().inner().keep_fatal(py, e);
+            return;
+        }
+        self.fatal_error(py, e, message);
+    }
+
+    /// asyncio's `_fatal_error`: the exception handler hears of it (unless it is an
+    /// `OSError`, which is only the connection's), then the connection is force-closed.
+    fn fatal_error(self: &Rc<Self>, py: Python<'_>, e: PyErr, message: &str) {
+        if !e.is_instance_of::<pyo3::exceptions::PyOSError>(py) {
+            let _ = self.report(py, &e, message);
+        }
+        self.force_close(py, Some(e));
+    }
+
+    fn report(&self, py: Python<'_>, e: &PyErr, message: &str) -> PyResult<()> {
+        let ctx = PyDict::new(py);
+        ctx.set_item("message", message)?;
+        ctx.set_item("exception", e.value(py))?;
+        if let Some(t) = &*self.transport.borrow(py) {
+            ctx.set_item("transport", t.clone_ref(py))?;
+        }
+        if let Some(p) = &*self.protocol.borrow(py) {
+            ctx.set_item("protocol", p.clone_ref(py))?;
+        }
+        match self
+            .py_loop(py)
+            .call_method1("call_exception_handler", (ctx,))
+        {
+            Err(e) if is_fatal(py, &e) => {
+                self.py_loop(py).get().inner().keep_fatal(py, e);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// asyncio's `_force_close`: stop reading, drop queued writes, schedule
+    /// `connection_lost(exc)` once.
+    fn force_close(self: &Rc<Self>, py: Python<'_>, exc: Option<PyErr>) {
+        if self.lost.replace(true) {
+            return;
+        }
+        self.closing.set(true);
+        if let Some(s) = &*self.stream.borrow(py) {
+            let _ = on_stream!(s, st => st.read_stop());
+        }
+        self.schedule_lost(py, exc);
+    }
+
+    fn schedule_lost(&self, py: Python<'_>, exc: Option<PyErr>) {
+        let t = self.transport.borrow(py).as_ref().map(|t| t.clone_ref(py));
+        let Some(t) = t else { return };
+        let exc = exc.map_or_else(|| py.None(), |e| e.into_value(py).into_any());
+        let r = t
+            .bind(py)
+            .getattr("_call_connection_lost")
+            .and_then(|cb| self.py_loop(py).call_method1("call_soon", (cb, exc)));
+        if let Err(e) = r {
+            e.write_unraisable(py, None);
+        }
+    }
+
+    fn on_read(self: &Rc<Self>, py: Python<'_>, r: uv::Result<&[u8]>) {
+        match r {
+            Ok(data) => self.deliver(py, data),
+            Err(uv::Error::EOF) => self.on_eof(py),
+            Err(e) => self.fatal_error(py, os_error(e), "Fatal read error on socket transport"),
+        }
+    }
+
+    fn deliver(self: &Rc<Self>, py: Python<'_>, data: &[u8]) {
+        let cbs = match &*self.on_data.borrow(py) {
+            Some(OnData::Plain(f)) => (f.clone_ref(py), None),
+            Some(OnData::Buffered {
+                get_buffer,
+                buffer_updated,
+            }) => (get_buffer.clone_ref(py), Some(buffer_updated.clone_ref(py))),
+            None => return,
+        };
+        let r = match cbs {
+            (f, None) => f.call1(py, (PyBytes::new(py, data),)).map(drop),
+            (get, Some(updated)) => into_buffers(py, data, &get, &updated),
+        };
+        if let Err(e) = r {
+            self.protocol_error(py, e, "Fatal error: protocol.data_received() call failed.");
+        }
+    }
+
+    fn on_eof(self: &Rc<Self>, py: Python<'_>) {
+        let p = self.protocol.borrow(py).as_ref().map(|p| p.clone_ref(py));
+        let Some(p) = p else { return };
+        match p.call_method0(py, "eof_received") {
+            Err(e) => {
+                self.protocol_error(py, e, "Fatal error: protocol.eof_received() call failed.")
+            }
+            Ok(keep) => {
+                if !keep.bind(py).is_truthy().unwrap_or(false) {
+                    self.close(py);
+                }
+            }
+        }
+    }
+
+    /// `close()`: stop reading; `connection_lost(None)` once the queued writes are out.
+    fn close(self: &Rc<Self>, py: Python<'_>) {
+        if self.closing.replace(true) {
+            return;
+        }
+        if let Some(s) = &*self.stream.borrow(py) {
+            let _ = on_stream!(s, st => st.read_stop());
+        }
+        if self.queued(py) == 0 && !self.lost.replace(true) {
+            self.schedule_lost(py, None);
+        }
+    }
+
+    fn write(self: &Rc<Self>, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.eof_written.get() {
+            return Err(PyRuntimeError::new_err(
+                "Cannot call write() after write_eof()",
+            ));
+        }
+        if let Ok(b) = data.cast::<PyBytes>() {
+            return self.write_bytes(py, b.as_bytes(), Some(b)); // immutable: kept, not copied
+        }
+        if data.is_instance_of::<pyo3::types::PyString>() || !is_buffer(data) {
+            return Err(PyTypeError::new_err(format!(
+                "data argument must be a bytes-like object, not '{}'",
+                data.get_type().name()?
+            )));
+        }
+        let buf = PyBuffer::<u8>::get(data)?;
+        let v = buf.to_vec(py)?;
+        self.write_bytes(py, &v, None)
+    }
+
+    /// Tries the socket at once, then queues the rest (by reference for `bytes`).
+    fn write_bytes(
+        self: &Rc<Self>,
+        py: Python<'_>,
+        data: &[u8],
+        obj: Option<&Bound<'_, PyBytes>>,
+    ) -> PyResult<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.lost.get() {
+            let n = self.writes_after_lost.get() + 1;
+            self.writes_after_lost.set(n);
+            if n >= 5 {
+                let log = py.import("asyncio.log")?.getattr("logger")?;
+                log.call_method1("warning", ("socket.send() raised exception.",))?;
+            }
+            return Ok(());
+        }
+        let guard = self.stream.borrow(py);
+        let Some(s) = guard.as_ref() else {
+            return Ok(());
+        };
+        let mut sent = 0;
+        if on_stream!(s, st => st.write_queue_size()) == 0 {
+            match on_stream!(s, st => st.try_write(data)) {
+                Ok(n) => sent = n,
+                Err(uv::Error::EAGAIN) => {}
+                Err(e) => {
+                    drop(guard);
+                    self.fatal_error(py, os_error(e), "Fatal write error on socket transport");
+                    return Ok(());
+                }
+            }
+        }
+        if sent == data.len() {
+            return Ok(());
+        }
+        let rest = match obj {
+            Some(b) => WriteBuf::other(BytesTail {
+                _obj: b.clone().unbind(),
+                // SAFETY: `sent < data.len()`, inside the bytes object's buffer.
+                ptr: unsafe { data.as_ptr().add(sent) },
+                len: data.len() - sent,
+            }),
+            None => WriteBuf::from(data[sent..].to_vec()),
+        };
+        let weak = Rc::downgrade(self);
+        let r = on_stream!(s, st => st.write(rest, move |_, r| {
+            if let Some(c) = weak.upgrade() {
+                Python::attach(|py| c.on_written(py, r));
+            }
+        }));
+        drop(guard);
+        match r {
+            Ok(()) => self.maybe_pause(py),
+            Err(e) => self.fatal_error(py, os_error(e), "Fatal write error on socket transport"),
+        }
+        Ok(())
+    }
+
+    fn on_written(self: &Rc<Self>, py: Python<'_>, r: uv::Result<()>) {
+        match r {
+            Ok(()) => {}
+            Err(uv::Error::ECANCELED) => return,
+            Err(e) => {
+                return self.fatal_error(py, os_error(e), "Fatal write error on socket transport");
+            }
+        }
+        let queued = self.queued(py);
+        self.maybe_resume(py, queued);
+        if queued == 0 && self.closing.get() && !self.lost.replace(true) {
+            self.schedule_lost(py, None);
+        }
+    }
+
+    fn maybe_pause(self: &Rc<Self>, py: Python<'_>) {
+        if self.writing_paused.get() || self.queued(py) <= self.high.get() {
+            return;
+        }
+        self.writing_paused.set(true);
+        self.call_protocol(py, "pause_writing", "protocol.pause_writing() failed");
+    }
+
+    fn maybe_resume(self: &Rc<Self>, py: Python<'_>, queued: usize) {
+        if !self.writing_paused.get() || queued > self.low.get() {
+            return;
+        }
+        self.writing_paused.set(false);
+        self.call_protocol(py, "resume_writing", "protocol.resume_writing() failed");
+    }
+
+    fn call_protocol(self: &Rc<Self>, py: Python<'_>, method: &str, message: &str) {
+        let p = self.protocol.borrow(py).as_ref().map(|p| p.clone_ref(py));
+        if let Some(p) = p {
+            if let Err(e) = p.call_method0(py, method) {
+                if is_fatal(py, &e) {
+                    self.py_loop(py).get().inner().keep_fatal(py, e);
+                } else {
+                    let _ = self.report(py, &e, message);
+                }
+            }
+        }
+    }
+
+    fn set_protocol(&self, py: Python<'_>, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        let buffered = py
+            .import("asyncio")?
+            .getattr("BufferedProtocol")
+            .and_then(|c| protocol.is_instance(&c))?;
+        let on_data = if buffered {
+            OnData::Buffered {
+                get_buffer: protocol.getattr("get_buffer")?.unbind(),
+                buffer_updated: protocol.getattr("buffer_updated")?.unbind(),
+            }
+        } else {
+            OnData::Plain(protocol.getattr("data_received")?.unbind())
+        };
+        let old = (
+            self.on_data.borrow_mut(py).replace(on_data),
+            self.protocol
+                .borrow_mut(py)
+                .replace(protocol.clone().unbind()),
+        );
+        drop(old);
+        Ok(())
+    }
+}
+
+/// Whether `obj` exports the buffer protocol.
+fn is_buffer(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: a live object; the check reads its type's slots only.
+    unsafe { pyo3::ffi::PyObject_CheckBuffer(obj.as_ptr()) != 0 }
+}
+
+/// Copies `data` into the buffers `get_buffer(n)` gives, calling `buffer_updated` for each.
+fn into_buffers(
+    py: Python<'_>,
+    mut data: &[u8],
+    get_buffer: &Py<PyAny>,
+    updated: &Py<PyAny>,
+) -> PyResult<()> {
+    while !data.is_empty() {
+        let buf = get_buffer.call1(py, (data.len(),))?;
+        let buf = buf.bind(py);
+        let n = copy_into(py, buf, data)?;
+        if n == 0 {
+            return Err(PyRuntimeError::new_err(
+                "get_buffer() returned an empty buffer",
+            ));
+        }
+        updated.call1(py, (n,))?;
+        data = &data[n..];
+    }
+    Ok(())
+}
+
+fn copy_into(py: Python<'_>, buf: &Bound<'_, PyAny>, data: &[u8]) -> PyResult<usize> {
+    if let Ok(ba) = buf.cast::<PyByteArray>() {
+        let n = data.len().min(ba.len());
+        // SAFETY: no Python code runs while the bytearray's memory is written.
+        unsafe { ba.as_bytes_mut()[..n].copy_from_slice(&data[..n]) };
+        return Ok(n);
+    }
+    let mv = if buf.is_instance_of::<PyMemoryView>() {
+        buf.clone()
+    } else {
+        PyMemoryView::from(buf)?.into_any()
+    };
+    let pb = PyBuffer::<u8>::get(&mv)?;
+    if pb.readonly() {
+        return Err(PyValueError::new_err(
+            "get_buffer() returned a read-only buffer",
+        ));
+    }
+    let n = data.len().min(pb.item_count());
+    if n == pb.item_count() {
+        pb.copy_from_slice(py, &data[..n])?;
+    } else {
+        // The buffer is larger than the data: copy into a slice of the data's length.
+        let part = mv.get_item(pyo3::types::PySlice::new(py, 0, n as isize, 1))?;
+        PyBuffer::<u8>::get(&part)?.copy_from_slice(py, &data[..n])?;
+    }
+    Ok(n)
+}
+
+impl StreamCore {
+    fn conn(&self) -> &Rc<Conn> {
+        &self.conn.0
+    }
+
+    fn with_stream<R>(&self, py: Python<'_>, f: impl FnOnce(&Stream) -> R) -> Option<R> {
+        self.conn().stream.borrow(py).as_ref().map(f)
+    }
+}
+
+#[pymethods]
+impl StreamCore {
+    /// A transport core on descriptor `fd` (owned from now on: a connected TCP socket, or a
+    /// Unix socket when `unix`), for `protocol`, reporting to `transport`.
+    #[new]
+    fn py_new(
+        py: Python<'_>,
+        r#loop: &Bound<'_, LoopCore>,
+        fd: RawFd,
+        unix: bool,
+        protocol: &Bound<'_, PyAny>,
+        transport: Py<PyAny>,
+    ) -> PyResult<Self> {
+        if fd < 0 {
+            return Err(PyValueError::new_err(format!("invalid descriptor {fd}")));
+        }
+        let lp = r#loop.get().inner().loop_handle(py)?;
+        // SAFETY: the caller hands the descriptor over (`socket.detach()`); it is closed by
+        // the handle, or here on failure.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let stream = if unix {
+            Pipe::open(&lp, owned, false).map(Stream::Pipe)
+        } else {
+            Tcp::open(&lp, owned).map(Stream::Tcp)
+        }
+        .map_err(os_error)?;
+        let conn = Rc::new(Conn {
+            stream: GilCell::new(Some(stream)),
+            protocol: GilCell::new(None),
+            on_data: GilCell::new(None),
+            transport: GilCell::new(Some(transport)),
+            loop_: r#loop.clone().unbind(),
+            closing: Cell::new(false),
+            eof_written: Cell::new(false),
+            reading_paused: Cell::new(true),
+            writing_paused: Cell::new(false),
+            lost: Cell::new(false),
+            writes_after_lost: Cell::new(0),
+            high: Cell::new(DEFAULT_HIGH),
+            low: Cell::new(DEFAULT_HIGH / 4),
+        });
+        conn.set_protocol(py, protocol)?;
+        Ok(StreamCore { conn: Shared(conn) })
+    }
+
+    /// Starts (or resumes) reading; the protocol's callbacks get what arrives.
+    fn resume_reading(&self, py: Python<'_>) -> PyResult<()> {
+        let conn = self.conn();
+        if conn.closing.get() || !conn.reading_paused.get() {
+            return Ok(());
+        }
+        conn.reading_paused.set(false);
+        // The read callback holds the connection strongly: an open transport lives as long
+        // as its handle (as asyncio's selector keeps a reading transport alive), until
+        // `lost` takes the handle out and closes it.
+        let c = conn.clone();
+        let r = self.with_stream(py, |s| match s {
+            Stream::Tcp(t) if t.is_reading() => Ok(()),
+            Stream::Tcp(t) => t
+                .read_resume()
+                .or_else(|_| t.read_start(move |_, r| Python::attach(|py| c.on_read(py, r)))),
+            Stream::Pipe(p) if p.is_reading() => Ok(()),
+            Stream::Pipe(p) => p
+                .read_resume()
+                .or_else(|_| p.read_start(move |_, r| Python::attach(|py| c.on_read(py, r)))),
+        });
+        match r {
+            Some(Err(e)) if e != uv::Error::ENOTCONN => Err(os_error(e)), // ENOTCONN: after EOF
+            _ => Ok(()),
+        }
+    }
+
+    fn pause_reading(&self, py: Python<'_>) -> PyResult<()> {
+        let conn = self.conn();
+        if conn.closing.get() || conn.reading_paused.replace(true) {
+            return Ok(());
+        }
+        if let Some(Err(e)) = self.with_stream(py, |s| on_stream!(s, st => st.read_stop())) {
+            return Err(os_error(e));
+        }
+        Ok(())
+    }
+
+    fn is_reading(&self) -> bool {
+        let conn = self.conn();
+        !conn.reading_paused.get() && !conn.closing.get()
+    }
+
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.conn().write(py, data)
+    }
+
+    fn writelines(&self, py: Python<'_>, list: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut joined = Vec::new();
+        for item in list.try_iter()? {
+            let item = item?;
+            if let Ok(b) = item.cast::<PyBytes>() {
+                joined.extend_from_slice(b.as_bytes());
+            } else if is_buffer(&item) && !item.is_instance_of::<pyo3::types::PyString>() {
+                joined.extend_from_slice(&PyBuffer::<u8>::get(&item)?.to_vec(py)?);
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "data argument must be a bytes-like object, not '{}'",
+                    item.get_type().name()?
+                )));
+            }
+        }
+        self.conn().write_bytes(py, &joined, None)
+    }
+
+    fn write_eof(&self, py: Python<'_>) -> PyResult<()> {
+        let conn = self.conn();
+        if conn.closing.get() || conn.eof_written.replace(true) {
+            return Ok(());
+        }
+        let weak = Rc::downgrade(conn);
+        let r = self.with_stream(py, |s| {
+            on_stream!(s, st => st.shutdown(move |_, r| {
+                if let (Some(c), Err(e)) = (weak.upgrade(), r) {
+                    if e != uv::Error::ECANCELED && e != uv::Error::ENOTCONN {
+                        Python::attach(|py| {
+                            c.fatal_error(py, os_error(e), "Fatal error on write_eof()")
+                        });
+                    }
+                }
+            }))
+        });
+        match r {
+            Some(Err(e)) if e != uv::Error::ENOTCONN => Err(os_error(e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn close(&self, py: Python<'_>) {
+        self.conn().close(py)
+    }
+
+    fn abort(&self, py: Python<'_>) {
+        self.conn().force_close(py, None)
+    }
+
+    fn is_closing(&self) -> bool {
+        self.conn().closing.get()
+    }
+
+    fn get_write_buffer_size(&self, py: Python<'_>) -> usize {
+        self.conn().queued(py)
+    }
+
+    fn get_write_buffer_limits(&self) -> (usize, usize) {
+        let conn = self.conn();
+        (conn.low.get(), conn.high.get())
+    }
+
+    #[pyo3(signature = (high=None, low=None))]
+    fn set_write_buffer_limits(
+        &self,
+        py: Python<'_>,
+        high: Option<i64>,
+        low: Option<i64>,
+    ) -> PyResult<()> {
+        let (high, low) = match (high, low) {
+            (None, None) => (DEFAULT_HIGH as i64, (DEFAULT_HIGH / 4) as i64),
+            (Some(h), None) => (h, h / 4),
+            (None, Some(l)) => (l.max(0) * 4, l), // asyncio: high = 4 * low
+            (Some(h), Some(l)) => (h, l),
+        };
+        if !(high >= low && low >= 0) {
+            return Err(PyValueError::new_err(format!(
+                "high ({high}) must be >= low ({low}) must be >= 0"
+            )));
+        }
+        let conn = self.conn();
+        conn.high.set(high as usize);
+        conn.low.set(low as usize);
+        conn.maybe_pause(py);
+        let queued = conn.queued(py);
+        conn.maybe_resume(py, queued);
+        Ok(())
+    }
+
+    fn set_protocol(&self, py: Python<'_>, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.conn().set_protocol(py, protocol)
+    }
+
+    fn get_protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.conn()
+            .protocol
+            .borrow(py)
+            .as_ref()
+            .map(|p| p.clone_ref(py))
+    }
+
+    /// The socket's descriptor (still owned by the transport), or -1 once closed.
+    fn fileno(&self, py: Python<'_>) -> RawFd {
+        self.with_stream(py, |s| on_stream!(s, st => st.fileno()))
+            .and_then(Result::ok)
+            .unwrap_or(-1)
+    }
+
+    /// Runs `connection_lost(exc)` and closes the handle (what the transport's
+    /// `_call_connection_lost` calls, once).
+    fn lost(&self, py: Python<'_>, exc: Py<PyAny>) -> PyResult<()> {
+        let conn = self.conn();
+        conn.lost.set(true);
+        conn.closing.set(true);
+        let p = conn.protocol.borrow(py).as_ref().map(|p| p.clone_ref(py));
+        let r = match p {
+            Some(p) => p.call_method1(py, "connection_lost", (exc,)).map(drop),
+            None => Ok(()),
+        };
+        let stream = conn.stream.borrow_mut(py).take();
+        let on_data = conn.on_data.borrow_mut(py).take();
+        let protocol = conn.protocol.borrow_mut(py).take();
+        let transport = conn.transport.borrow_mut(py).take();
+        drop((stream, on_data, protocol, transport));
+        r
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let conn = self.conn();
+        if let Some(p) = conn.protocol.peek() {
+            visit.call(&*p)?;
+        }
+        if let Some(t) = conn.transport.peek() {
+            visit.call(&*t)?;
+        }
+        if let Some(Some(d)) = conn.on_data.peek().as_deref() {
+            match d {
+                OnData::Plain(f) => visit.call(f)?,
+                OnData::Buffered {
+                    get_buffer,
+                    buffer_updated,
+                } => {
+                    visit.call(get_buffer)?;
+                    visit.call(buffer_updated)?;
+                }
+            }
+        }
+        visit.call(&conn.loop_)
+    }
+}

@@ -1,0 +1,410 @@
+"""TCP and Unix stream transports and servers on loopback: each behaviour on stdlib asyncio
+and on rsuv, with the same outcome."""
+
+import asyncio
+import gc
+import os
+import socket
+import sys
+import tempfile
+
+import pytest
+
+from _helpers import run
+
+
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+    def eof_received(self):
+        return False  # close
+
+
+class Collect(asyncio.Protocol):
+    def __init__(self, loop):
+        self.data = bytearray()
+        self.lost = loop.create_future()
+        self.made = loop.create_future()
+        self.eof = False
+        self.events = []
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.events.append("made")
+        self.made.set_result(None)
+
+    def data_received(self, data):
+        assert isinstance(data, bytes)
+        self.data += data
+
+    def eof_received(self):
+        self.eof = True
+        self.events.append("eof")
+
+    def connection_lost(self, exc):
+        self.events.append("lost")
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+
+def test_protocol_echo_round_trip(loop):
+    async def main():
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        t, p = await loop.create_connection(lambda: Collect(loop), "127.0.0.1", port)
+        payload = os.urandom(1 << 20)
+        t.write(payload[:1000])
+        t.writelines([payload[1000:5000], bytearray(payload[5000:])])
+        while len(p.data) < len(payload):
+            await asyncio.sleep(0.005)
+        t.close()
+        exc = await p.lost
+        server.close()
+        await server.wait_closed()
+        return bytes(p.data) == payload, exc, p.events
+
+    ok, exc, events = run(loop, main())
+    assert ok and exc is None and events == ["made", "lost"]
+
+
+def test_streams_echo_and_half_close(loop):
+    async def handle(reader, writer):
+        data = await reader.read()  # until EOF
+        writer.write(data.upper())
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"hello ")
+        writer.write(b"world")
+        assert writer.can_write_eof()
+        writer.write_eof()
+        got = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        return got
+
+    assert run(loop, main()) == b"HELLO WORLD"
+
+
+def test_extra_info(loop):
+    async def main():
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        addr = server.sockets[0].getsockname()
+        t, p = await loop.create_connection(lambda: Collect(loop), *addr)
+        info = (t.get_extra_info("peername"), t.get_extra_info("sockname"),
+                t.get_extra_info("nonexistent", "dflt"))
+        sock = t.get_extra_info("socket")
+        nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        family = sock.family
+        t.close()
+        await p.lost
+        server.close()
+        await server.wait_closed()
+        return addr, info, nodelay, family
+
+    addr, (peer, local, dflt), nodelay, family = run(loop, main())
+    assert peer == addr and local[0] == "127.0.0.1" and dflt == "dflt"
+    assert nodelay != 0 and family == socket.AF_INET
+
+
+def test_connection_refused(loop):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(ConnectionRefusedError):
+        run(loop, loop.create_connection(asyncio.Protocol, "127.0.0.1", port))
+
+
+def test_flow_control_pauses_and_resumes_writing(loop):
+    class Writer(asyncio.Protocol):
+        def __init__(self):
+            self.paused = 0
+            self.resumed = 0
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def pause_writing(self):
+            self.paused += 1
+
+        def resume_writing(self):
+            self.resumed += 1
+
+    async def main():
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.setblocking(False)
+        t, p = await loop.create_connection(Writer, *srv.getsockname())
+        conn, _ = await loop.sock_accept(srv)
+        t.set_write_buffer_limits(high=64 * 1024, low=16 * 1024)
+        assert t.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
+        chunk = b"x" * 65536
+        for _ in range(256):  # 16 MiB, far beyond what the kernel buffers take
+            t.write(chunk)
+        queued = t.get_write_buffer_size()
+        paused = p.paused
+        # Read everything: writing resumes once the queue drains below the low mark.
+        total = 0
+        while total < 256 * 65536:
+            total += len(await loop.sock_recv(conn, 1 << 20))
+        await asyncio.sleep(0.01)
+        t.close()
+        conn.close()
+        srv.close()
+        return queued, paused, p.resumed, total
+
+    queued, paused, resumed, total = run(loop, main())
+    assert queued > 64 * 1024 and paused == 1 and resumed == 1 and total == 256 * 65536
+
+
+def test_write_type_errors_and_after_eof(loop):
+    async def main():
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        t, p = await loop.create_connection(lambda: Collect(loop),
+                                            *server.sockets[0].getsockname())
+        errors = []
+        for bad in ("text", 42, None):
+            try:
+                t.write(bad)
+            except TypeError as e:
+                errors.append("bytes-like" in str(e))
+        t.write(b"")  # nothing
+        t.write_eof()
+        try:
+            t.write(b"late")
+        except RuntimeError:
+            errors.append("eof")
+        t.close()
+        await p.lost
+        server.close()
+        await server.wait_closed()
+        return errors
+
+    assert run(loop, main()) == [True, True, True, "eof"]
+
+
+def test_abort_loses_queued_data_and_reports_once(loop):
+    async def main():
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.setblocking(False)
+        t, p = await loop.create_connection(lambda: Collect(loop), *srv.getsockname())
+        conn, _ = await loop.sock_accept(srv)
+        t.write(b"y" * (8 << 20))
+        t.abort()
+        t.abort()
+        t.close()
+        exc = await p.lost
+        await asyncio.sleep(0.01)
+        conn.close()
+        srv.close()
+        return exc, p.events, t.is_closing()
+
+    exc, events, closing = run(loop, main())
+    assert exc is None and events == ["made", "lost"] and closing
+
+
+def test_peer_reset_is_connection_lost_with_error(loop):
+    async def main():
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.setblocking(False)
+        t, p = await loop.create_connection(lambda: Collect(loop), *srv.getsockname())
+        conn, _ = await loop.sock_accept(srv)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        conn.close()  # RST
+        exc = await p.lost
+        srv.close()
+        return exc
+
+    exc = run(loop, main())
+    assert isinstance(exc, (ConnectionResetError, type(None)))
+
+
+def test_exception_in_data_received_closes_connection_server_goes_on(loop):
+    seen = []
+
+    class Bad(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            raise ZeroDivisionError("boom")
+
+    async def main():
+        loop.set_exception_handler(lambda lp, ctx: seen.append(ctx.get("exception")))
+        server = await loop.create_server(Bad, "127.0.0.1", 0)
+        addr = server.sockets[0].getsockname()
+        for _ in range(2):
+            r, w = await asyncio.open_connection(*addr)
+            w.write(b"x")
+            got = await r.read()  # the server closes the connection
+            w.close()
+        good = await loop.create_server(Echo, "127.0.0.1", 0)
+        r, w = await asyncio.open_connection(*good.sockets[0].getsockname())
+        w.write(b"still fine")
+        back = await r.readexactly(10)
+        w.close()
+        server.close()
+        good.close()
+        await server.wait_closed()
+        await good.wait_closed()
+        return got, back
+
+    got, back = run(loop, main())
+    assert got == b"" and back == b"still fine"
+    assert len(seen) == 2 and all(isinstance(e, ZeroDivisionError) for e in seen)
+
+
+def test_buffered_protocol_reads_into_its_buffer(loop):
+    class Buffered(asyncio.BufferedProtocol):
+        def __init__(self):
+            self.buf = bytearray(1000)
+            self.got = bytearray()
+            self.lost = loop.create_future()
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def get_buffer(self, sizehint):
+            return self.buf
+
+        def buffer_updated(self, nbytes):
+            self.got += self.buf[:nbytes]
+
+        def connection_lost(self, exc):
+            self.lost.set_result(exc)
+
+    async def main():
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.setblocking(False)
+        t, p = await loop.create_connection(Buffered, *srv.getsockname())
+        conn, _ = await loop.sock_accept(srv)
+        payload = os.urandom(100_000)
+        await loop.sock_sendall(conn, payload)
+        conn.close()
+        await p.lost
+        srv.close()
+        return bytes(p.got) == payload
+
+    assert run(loop, main())
+
+
+def test_server_close_clients_and_wait_closed(loop):
+    async def main():
+        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        addr = server.sockets[0].getsockname()
+        clients = [await asyncio.open_connection(*addr) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        assert server.is_serving()
+        server.close()
+        assert not server.is_serving() and server.sockets == ()
+        waiter = asyncio.ensure_future(server.wait_closed())
+        await asyncio.sleep(0.01)
+        pending = not waiter.done()  # connections still open
+        for r, w in clients:
+            w.close()
+        await asyncio.wait_for(waiter, 2)
+        return pending
+
+    if sys.version_info < (3, 12) and loop.__class__.__module__.startswith("asyncio"):
+        pytest.skip("stdlib before 3.12.1 returned from wait_closed() at once")
+    assert run(loop, main()) is True
+
+
+def test_server_async_with_and_serve_forever_cancel(loop):
+    async def main():
+        async with await loop.create_server(Echo, "127.0.0.1", 0, start_serving=False) as srv:
+            assert not srv.is_serving()
+            task = asyncio.ensure_future(srv.serve_forever())
+            await asyncio.sleep(0.01)
+            assert srv.is_serving()
+            r, w = await asyncio.open_connection(*srv.sockets[0].getsockname())
+            w.write(b"ping")
+            got = await r.readexactly(4)
+            w.close()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return got, srv.is_serving()
+
+    assert run(loop, main()) == (b"ping", False)
+
+
+def test_unix_socket_server_and_cleanup(loop):
+    async def main():
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "s.sock")
+            server = await loop.create_unix_server(Echo, path)
+            r, w = await asyncio.open_unix_connection(path)
+            w.write(b"over unix")
+            got = await r.readexactly(9)
+            w.close()
+            await w.wait_closed()
+            server.close()
+            await server.wait_closed()
+            return got, os.path.exists(path)
+
+    got, exists = run(loop, main())
+    assert got == b"over unix"
+    if sys.version_info >= (3, 13) or not loop.__class__.__module__.startswith("asyncio"):
+        assert not exists  # cleanup_socket (3.13's default; rsuv's on every version)
+
+
+def test_add_reader_on_a_transports_descriptor_is_refused(loop):
+    async def main():
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        t, p = await loop.create_connection(lambda: Collect(loop),
+                                            *server.sockets[0].getsockname())
+        fd = t.get_extra_info("socket").fileno()
+        own_fd = getattr(t, "_sock_fd", None) or getattr(t, "_fd", None)
+        with pytest.raises(RuntimeError):
+            loop.add_reader(own_fd, lambda: None)
+        t.close()
+        await p.lost
+        server.close()
+        await server.wait_closed()
+        return fd
+
+    run(loop, main())
+
+
+def test_many_connections_open_and_close_without_leaking_descriptors(loop):
+    def count_fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    async def main():
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        addr = server.sockets[0].getsockname()
+        before = count_fds()
+        for _ in range(200):
+            r, w = await asyncio.open_connection(*addr)
+            w.write(b"x")
+            await r.readexactly(1)
+            w.close()
+            await w.wait_closed()
+        await asyncio.sleep(0.05)
+        gc.collect()
+        after = count_fds()
+        server.close()
+        await server.wait_closed()
+        return before, after
+
+    before, after = run(loop, main(), timeout=30)
+    assert after <= before + 2
