@@ -20,6 +20,7 @@ from asyncio.log import logger
 
 from . import _rsuv
 from ._net import NetMixin
+from ._sendfile import SendfileMixin
 from ._sock import SockMixin
 
 __all__ = ("Loop",)
@@ -109,7 +110,7 @@ def _enum(cls, value):
         return value
 
 
-class Loop(SockMixin, NetMixin, _rsuv.LoopCore, asyncio.AbstractEventLoop):
+class Loop(SockMixin, NetMixin, SendfileMixin, _rsuv.LoopCore, asyncio.AbstractEventLoop):
     """An asyncio event loop on libuv, with its core in Rust.
 
     ``Loop()`` makes a new libuv loop. ``Loop(libuv_loop=capsule)`` runs on a libuv loop that

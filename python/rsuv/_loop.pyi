@@ -5,9 +5,10 @@ from typing import Any, Callable, Optional
 
 from . import _rsuv
 from ._net import NetMixin
+from ._sendfile import SendfileMixin
 from ._sock import SockMixin
 
-class Loop(SockMixin, NetMixin, _rsuv.LoopCore, asyncio.AbstractEventLoop):
+class Loop(SockMixin, NetMixin, SendfileMixin, _rsuv.LoopCore, asyncio.AbstractEventLoop):
     """An asyncio event loop on libuv, with its core in Rust."""
     def __init__(
         self, seed: Optional[_rsuv.LoopSeed] = ..., *, libuv_loop: Optional[Any] = ...

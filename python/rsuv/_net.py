@@ -154,8 +154,9 @@ class Server(events.AbstractServer):
 class NetMixin:
     """Connections and servers for rsuv.Loop."""
 
-    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
-        return StreamTransport(self, sock, protocol, waiter, extra, server)
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None,
+                               keep_sock=False):
+        return StreamTransport(self, sock, protocol, waiter, extra, server, keep_sock)
 
     async def _ensure_resolved(self, address, *, family=0, type=socket.SOCK_STREAM, proto=0,
                                flags=0):
@@ -227,12 +228,12 @@ class NetMixin:
                 raise ValueError("host/port and sock can not be specified at the same time")
             sock = await self._connect_any(host, port, family, proto, flags, local_addr,
                                            happy_eyeballs_delay, interleave, all_errors)
-        else:
-            if sock is None:
-                raise ValueError("host and port was not specified and no sock specified")
-            if sock.type != socket.SOCK_STREAM:
-                raise ValueError(f"A Stream Socket was expected, got {sock!r}")
-        return await self._connection_transport(sock, protocol_factory)
+            return await self._connection_transport(sock, protocol_factory)
+        if sock is None:
+            raise ValueError("host and port was not specified and no sock specified")
+        if sock.type != socket.SOCK_STREAM:
+            raise ValueError(f"A Stream Socket was expected, got {sock!r}")
+        return await self._connection_transport(sock, protocol_factory, keep_sock=True)
 
     async def _connect_any(self, host, port, family, proto, flags, local_addr, delay,
                            interleave, all_errors):
@@ -274,11 +275,12 @@ class NetMixin:
         finally:
             flat = errors = None
 
-    async def _connection_transport(self, sock, protocol_factory, extra=None):
+    async def _connection_transport(self, sock, protocol_factory, extra=None, keep_sock=False):
         sock.setblocking(False)
         protocol = protocol_factory()
         waiter = self.create_future()
-        transport = self._make_socket_transport(sock, protocol, waiter, extra=extra)
+        transport = self._make_socket_transport(sock, protocol, waiter, extra=extra,
+                                                keep_sock=keep_sock)
         try:
             await waiter
         except BaseException:
@@ -296,7 +298,7 @@ class NetMixin:
         if ssl_shutdown_timeout is not None and not ssl:
             raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
         _no_tls(ssl)
-        return await self._connection_transport(sock, protocol_factory)
+        return await self._connection_transport(sock, protocol_factory, keep_sock=True)
 
     async def create_server(self, protocol_factory, host=None, port=None, *,
                             family=socket.AF_UNSPEC, flags=socket.AI_PASSIVE, sock=None,
@@ -469,12 +471,12 @@ class NetMixin:
             except BaseException:
                 sock.close()
                 raise
-        else:
-            if sock is None:
-                raise ValueError("no path and sock were specified")
-            if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
-                raise ValueError(f"A UNIX Domain Stream Socket was expected, got {sock!r}")
-        return await self._connection_transport(sock, protocol_factory)
+            return await self._connection_transport(sock, protocol_factory)
+        if sock is None:
+            raise ValueError("no path and sock were specified")
+        if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
+            raise ValueError(f"A UNIX Domain Stream Socket was expected, got {sock!r}")
+        return await self._connection_transport(sock, protocol_factory, keep_sock=True)
 
     async def create_unix_server(self, protocol_factory, path=None, *, sock=None, backlog=100,
                                  ssl=None, ssl_handshake_timeout=None,

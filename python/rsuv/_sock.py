@@ -222,13 +222,13 @@ class SockMixin:
         _check_nonblocking(sock)
         _check_sendfile_params(file, offset, count)
         try:
-            return await self._sendfile_native(sock, file, offset, count)
+            return await self._sock_sendfile_native(sock, file, offset, count)
         except exceptions.SendfileNotAvailableError:
             if not fallback:
                 raise
-        return await self._sendfile_fallback(sock, file, offset, count)
+        return await self._sock_sendfile_fallback(sock, file, offset, count)
 
-    async def _sendfile_native(self, sock, file, offset, count):
+    async def _sock_sendfile_native(self, sock, file, offset, count):
         try:
             fileno = file.fileno()
         except (AttributeError, OSError) as exc:
@@ -267,7 +267,7 @@ class SockMixin:
             if pos[0] > offset:
                 file.seek(pos[0])
 
-    async def _sendfile_fallback(self, sock, file, offset, count):
+    async def _sock_sendfile_fallback(self, sock, file, offset, count):
         if offset:
             file.seek(offset)
         blocksize = min(count, 256 * 1024) if count else 256 * 1024

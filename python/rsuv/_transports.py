@@ -8,7 +8,7 @@ from Python to Rust with no Python frame in between.
 import asyncio
 import os
 import socket
-from asyncio import futures, trsock
+from asyncio import constants, futures, trsock
 
 from . import _rsuv
 
@@ -22,7 +22,10 @@ def _set_nodelay(sock):
 class StreamTransport(asyncio.Transport):
     """A TCP or Unix stream socket's transport on an rsuv loop."""
 
-    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
+    _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
+
+    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None,
+                 keep_sock=False):
         super().__init__(extra)
         self._loop = loop
         self._server = server
@@ -36,7 +39,16 @@ class StreamTransport(asyncio.Transport):
         _set_nodelay(sock)
         self._fd = sock.fileno()
         unix = sock.family == socket.AF_UNIX
-        self._core = core = _rsuv.StreamCore(loop, sock.detach(), unix, protocol, self)
+        if keep_sock:
+            # A socket the caller made and may still use (options, addresses): it stays open
+            # until the connection is lost, and libuv gets a duplicate of its descriptor, so
+            # that closing the caller's object cannot pull the descriptor from under libuv.
+            self._sock = sock
+            fd = os.dup(self._fd)
+        else:
+            self._sock = None
+            fd = sock.detach()
+        self._core = core = _rsuv.StreamCore(loop, fd, unix, protocol, self)
         for name in ("write", "writelines", "write_eof", "is_closing", "close", "abort",
                      "pause_reading", "resume_reading", "is_reading", "get_write_buffer_size",
                      "get_write_buffer_limits", "set_write_buffer_limits", "get_protocol"):
@@ -65,8 +77,11 @@ class StreamTransport(asyncio.Transport):
         return self._extra.get(name, default)
 
     def _socket_object(self):
-        """A socket object on a duplicate of the transport's descriptor: usable for options
-        and addresses, and closing it cannot close the transport's socket."""
+        """The caller's socket, or a socket object on a duplicate of the transport's
+        descriptor: usable for options and addresses, and closing it cannot close the
+        transport's socket."""
+        if self._sock is not None:
+            return trsock.TransportSocket(self._sock)
         fd = self._core.fileno()
         if fd < 0:
             return None
@@ -85,6 +100,8 @@ class StreamTransport(asyncio.Transport):
             sock = self._extra.get("socket")
             if sock is not None:
                 sock._sock.close()
+            if self._sock is not None:
+                self._sock.close()
             server, self._server = self._server, None
             if server is not None:
                 server._detach(self)

@@ -79,6 +79,10 @@ struct Conn {
     writes_after_lost: Cell<u32>,
     high: Cell<usize>,
     low: Cell<usize>,
+    /// A future to set once no write is queued (`loop.sendfile` waits for it).
+    empty_waiter: GilCell<Option<Py<PyAny>>>,
+    /// `loop.sendfile` owns the socket: `write` is refused meanwhile.
+    sendfile: Cell<bool>,
 }
 
 enum OnData {
@@ -240,6 +244,11 @@ impl Conn {
     }
 
     fn write(self: &Rc<Self>, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.sendfile.get() {
+            return Err(PyRuntimeError::new_err(
+                "unable to write; sendfile is in progress",
+            ));
+        }
         if self.eof_written.get() {
             return Err(PyRuntimeError::new_err(
                 "Cannot call write() after write_eof()",
@@ -330,8 +339,33 @@ impl Conn {
         }
         let queued = self.queued(py);
         self.maybe_resume(py, queued);
-        if queued == 0 && self.closing.get() && !self.lost.replace(true) {
-            self.schedule_lost(py, None);
+        if queued == 0 {
+            self.wake_empty(py, None);
+            if self.closing.get() && !self.lost.replace(true) {
+                self.schedule_lost(py, None);
+            }
+        }
+    }
+
+    /// Settles the empty-buffer waiter: done, or failed with `exc`.
+    fn wake_empty(&self, py: Python<'_>, exc: Option<PyErr>) {
+        let Some(fut) = self.empty_waiter.borrow_mut(py).take() else {
+            return;
+        };
+        let fut = fut.bind(py);
+        if fut
+            .call_method0("done")
+            .and_then(|d| d.is_truthy())
+            .unwrap_or(true)
+        {
+            return;
+        }
+        let r = match exc {
+            None => fut.call_method1("set_result", (py.None(),)),
+            Some(e) => fut.call_method1("set_exception", (e.into_value(py),)),
+        };
+        if let Err(e) = r {
+            e.write_unraisable(py, None);
         }
     }
 
@@ -495,6 +529,8 @@ impl StreamCore {
             writes_after_lost: Cell::new(0),
             high: Cell::new(DEFAULT_HIGH),
             low: Cell::new(DEFAULT_HIGH / 4),
+            empty_waiter: GilCell::new(None),
+            sendfile: Cell::new(false),
         });
         conn.set_protocol(py, protocol)?;
         Ok(StreamCore { conn: Shared(conn) })
@@ -655,12 +691,40 @@ impl StreamCore {
             .unwrap_or(-1)
     }
 
+    /// Sets `future` once no write is queued (at once if none is).
+    fn empty_waiter(&self, py: Python<'_>, future: Py<PyAny>) -> PyResult<()> {
+        let conn = self.conn();
+        if conn.lost.get() {
+            let exc = pyo3::exceptions::PyConnectionError::new_err("Connection is closed by peer");
+            future.call_method1(py, "set_exception", (exc.into_value(py),))?;
+            return Ok(());
+        }
+        let old = conn.empty_waiter.borrow_mut(py).replace(future);
+        drop(old);
+        if conn.queued(py) == 0 {
+            conn.wake_empty(py, None);
+        }
+        Ok(())
+    }
+
+    /// `loop.sendfile` takes the socket over (`write` refused) or gives it back.
+    fn set_sendfile(&self, on: bool) {
+        self.conn().sendfile.set(on);
+    }
+
+    /// Whether the protocol is paused for writing (queued bytes above the high-water mark).
+    fn writing_paused(&self) -> bool {
+        self.conn().writing_paused.get()
+    }
+
     /// Runs `connection_lost(exc)` and closes the handle (what the transport's
     /// `_call_connection_lost` calls, once).
     fn lost(&self, py: Python<'_>, exc: Py<PyAny>) -> PyResult<()> {
         let conn = self.conn();
         conn.lost.set(true);
         conn.closing.set(true);
+        let closed = pyo3::exceptions::PyConnectionError::new_err("Connection is closed by peer");
+        conn.wake_empty(py, Some(closed));
         let p = conn.protocol.borrow(py).as_ref().map(|p| p.clone_ref(py));
         let r = match p {
             Some(p) => p.call_method1(py, "connection_lost", (exc,)).map(drop),
@@ -693,6 +757,9 @@ impl StreamCore {
                     visit.call(buffer_updated)?;
                 }
             }
+        }
+        if let Some(w) = conn.empty_waiter.peek() {
+            visit.call(&*w)?;
         }
         visit.call(&conn.loop_)
     }

@@ -408,3 +408,43 @@ def test_many_connections_open_and_close_without_leaking_descriptors(loop):
 
     before, after = run(loop, main(), timeout=30)
     assert after <= before + 2
+
+
+@pytest.mark.parametrize("kind", ["file", "bytesio"])
+def test_loop_sendfile_over_a_transport_with_data_around_it(loop, kind):
+    import io
+
+    data = os.urandom(700_000)
+
+    async def main():
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.setblocking(False)
+        t, p = await loop.create_connection(lambda: Collect(loop), *srv.getsockname())
+        conn, _ = await loop.sock_accept(srv)
+        got = bytearray()
+
+        async def drain(n):
+            while len(got) < n:
+                got.extend(await loop.sock_recv(conn, 1 << 20))
+
+        reader = asyncio.ensure_future(drain(len(data) - 100 + 10))
+        with tempfile.TemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            src = f if kind == "file" else io.BytesIO(data)
+            t.write(b"<pre>")
+            n = await loop.sendfile(t, src, 100)
+            t.write(b"<post>")
+            await reader
+            pos = src.tell()
+        t.close()
+        await p.lost
+        conn.close()
+        srv.close()
+        return n, bytes(got), pos
+
+    n, got, pos = run(loop, main())
+    assert n == len(data) - 100 and pos == len(data)
+    assert got == b"<pre>" + data[100:] + b"<post>"
