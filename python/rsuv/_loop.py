@@ -22,6 +22,7 @@ from . import _rsuv
 from ._net import NetMixin
 from ._sendfile import SendfileMixin
 from ._sock import SockMixin
+from ._udp import DatagramMixin
 
 __all__ = ("Loop",)
 
@@ -110,7 +111,8 @@ def _enum(cls, value):
         return value
 
 
-class Loop(SockMixin, NetMixin, SendfileMixin, _rsuv.LoopCore, asyncio.AbstractEventLoop):
+class Loop(SockMixin, NetMixin, DatagramMixin, SendfileMixin, _rsuv.LoopCore,
+           asyncio.AbstractEventLoop):
     """An asyncio event loop on libuv, with its core in Rust.
 
     ``Loop()`` makes a new libuv loop. ``Loop(libuv_loop=capsule)`` runs on a libuv loop that

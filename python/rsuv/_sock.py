@@ -105,6 +105,7 @@ class SockMixin:
     def _io_ready(fut, fn, args):
         _settle(fut, fn, *args)
 
+
     async def sock_recv(self, sock, n):
         """Receives up to `n` bytes from `sock`."""
         _check_nonblocking(sock)
@@ -112,7 +113,7 @@ class SockMixin:
             return sock.recv(n)
         except _RETRY:
             pass
-        return await self._wait_io(sock, False, sock.recv, n)
+        return await self._wait_io(sock, False, _on(sock, "recv"), n)
 
     async def sock_recv_into(self, sock, buf):
         """Receives into `buf`; the number of bytes received."""
@@ -121,7 +122,7 @@ class SockMixin:
             return sock.recv_into(buf)
         except _RETRY:
             pass
-        return await self._wait_io(sock, False, sock.recv_into, buf)
+        return await self._wait_io(sock, False, _on(sock, "recv_into"), buf)
 
     async def sock_recvfrom(self, sock, bufsize):
         """Receives a datagram of up to `bufsize` bytes: `(data, address)`."""
@@ -130,7 +131,7 @@ class SockMixin:
             return sock.recvfrom(bufsize)
         except _RETRY:
             pass
-        return await self._wait_io(sock, False, sock.recvfrom, bufsize)
+        return await self._wait_io(sock, False, _on(sock, "recvfrom"), bufsize)
 
     async def sock_recvfrom_into(self, sock, buf, nbytes=0):
         """Receives a datagram into `buf`: `(nbytes, address)`."""
@@ -141,7 +142,7 @@ class SockMixin:
             return sock.recvfrom_into(buf, nbytes)
         except _RETRY:
             pass
-        return await self._wait_io(sock, False, sock.recvfrom_into, buf, nbytes)
+        return await self._wait_io(sock, False, _on(sock, "recvfrom_into"), buf, nbytes)
 
     async def sock_sendto(self, sock, data, address):
         """Sends a datagram to `address`; the number of bytes sent."""
@@ -150,7 +151,7 @@ class SockMixin:
             return sock.sendto(data, address)
         except _RETRY:
             pass
-        return await self._wait_io(sock, True, sock.sendto, data, address)
+        return await self._wait_io(sock, True, _on(sock, "sendto"), data, address)
 
     async def sock_sendall(self, sock, data):
         """Sends all of `data`, waiting for room as often as needed."""
@@ -289,6 +290,12 @@ class SockMixin:
         finally:
             if sent > 0 and hasattr(file, "seek"):
                 file.seek(offset + sent)
+
+
+def _on(sock, name):
+    """A call of `sock.<name>`, looked up at each attempt as asyncio's callbacks do (so that
+    a method swapped while a call waits is the one called)."""
+    return lambda *args: getattr(sock, name)(*args)
 
 
 def _connect_result(sock, address):
