@@ -57,9 +57,18 @@ class StreamTransport(asyncio.Transport):
         if server is not None:
             server._attach(self)
         loop.call_soon(protocol.connection_made, self)
-        loop.call_soon(core.resume_reading)
+        loop.call_soon(core.start_reading)
         if waiter is not None:
             loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
+
+    def __del__(self, _warn=__import__("warnings").warn):
+        # Reached only once the loop let go of the connection without closing it (the loop
+        # itself was closed with the transport open): say so, as asyncio's transports do.
+        core = getattr(self, "_core", None)
+        if core is not None and not core.is_closing():
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            if self._sock is not None:
+                self._sock.close()
 
     def __repr__(self):
         state = "closing" if self._core.is_closing() else "open"

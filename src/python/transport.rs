@@ -73,6 +73,8 @@ struct Conn {
     closing: Cell<bool>,
     eof_written: Cell<bool>,
     reading_paused: Cell<bool>,
+    /// Reading was started (by the transport's first callback, after `connection_made`).
+    started: Cell<bool>,
     writing_paused: Cell<bool>,
     /// `connection_lost` is scheduled (asyncio's `_conn_lost > 0`), and writes since then.
     lost: Cell<bool>,
@@ -484,6 +486,28 @@ impl StreamCore {
         &self.conn.0
     }
 
+    /// Turns libuv's reading on (first time: installs the read callback).
+    fn read_on(&self, py: Python<'_>) -> PyResult<()> {
+        // The read callback holds the connection strongly: an open transport lives as long
+        // as its handle (as asyncio's selector keeps a reading transport alive), until
+        // `lost` takes the handle out and closes it.
+        let c = self.conn().clone();
+        let r = self.with_stream(py, |s| match s {
+            Stream::Tcp(t) if t.is_reading() => Ok(()),
+            Stream::Tcp(t) => t
+                .read_resume()
+                .or_else(|_| t.read_start(move |_, r| Python::attach(|py| c.on_read(py, r)))),
+            Stream::Pipe(p) if p.is_reading() => Ok(()),
+            Stream::Pipe(p) => p
+                .read_resume()
+                .or_else(|_| p.read_start(move |_, r| Python::attach(|py| c.on_read(py, r)))),
+        });
+        match r {
+            Some(Err(e)) if e != uv::Error::ENOTCONN => Err(os_error(e)), // ENOTCONN: after EOF
+            _ => Ok(()),
+        }
+    }
+
     fn with_stream<R>(&self, py: Python<'_>, f: impl FnOnce(&Stream) -> R) -> Option<R> {
         self.conn().stream.borrow(py).as_ref().map(f)
     }
@@ -523,7 +547,8 @@ impl StreamCore {
             loop_: r#loop.clone().unbind(),
             closing: Cell::new(false),
             eof_written: Cell::new(false),
-            reading_paused: Cell::new(true),
+            reading_paused: Cell::new(false),
+            started: Cell::new(false),
             writing_paused: Cell::new(false),
             lost: Cell::new(false),
             writes_after_lost: Cell::new(0),
@@ -536,36 +561,32 @@ impl StreamCore {
         Ok(StreamCore { conn: Shared(conn) })
     }
 
-    /// Starts (or resumes) reading; the protocol's callbacks get what arrives.
-    fn resume_reading(&self, py: Python<'_>) -> PyResult<()> {
+    /// Starts reading, unless the protocol paused it meanwhile (scheduled after
+    /// `connection_made`, as asyncio starts watching the socket).
+    fn start_reading(&self, py: Python<'_>) -> PyResult<()> {
         let conn = self.conn();
-        if conn.closing.get() || !conn.reading_paused.get() {
+        conn.started.set(true);
+        if conn.closing.get() || conn.reading_paused.get() {
             return Ok(());
         }
-        conn.reading_paused.set(false);
-        // The read callback holds the connection strongly: an open transport lives as long
-        // as its handle (as asyncio's selector keeps a reading transport alive), until
-        // `lost` takes the handle out and closes it.
-        let c = conn.clone();
-        let r = self.with_stream(py, |s| match s {
-            Stream::Tcp(t) if t.is_reading() => Ok(()),
-            Stream::Tcp(t) => t
-                .read_resume()
-                .or_else(|_| t.read_start(move |_, r| Python::attach(|py| c.on_read(py, r)))),
-            Stream::Pipe(p) if p.is_reading() => Ok(()),
-            Stream::Pipe(p) => p
-                .read_resume()
-                .or_else(|_| p.read_start(move |_, r| Python::attach(|py| c.on_read(py, r)))),
-        });
-        match r {
-            Some(Err(e)) if e != uv::Error::ENOTCONN => Err(os_error(e)), // ENOTCONN: after EOF
-            _ => Ok(()),
+        self.read_on(py)
+    }
+
+    /// Resumes reading after `pause_reading`.
+    fn resume_reading(&self, py: Python<'_>) -> PyResult<()> {
+        let conn = self.conn();
+        if conn.closing.get() || !conn.reading_paused.replace(false) {
+            return Ok(());
         }
+        if !conn.started.get() {
+            return Ok(());
+        }
+        self.read_on(py)
     }
 
     fn pause_reading(&self, py: Python<'_>) -> PyResult<()> {
         let conn = self.conn();
-        if conn.closing.get() || conn.reading_paused.replace(true) {
+        if conn.closing.get() || conn.reading_paused.replace(true) || !conn.started.get() {
             return Ok(());
         }
         if let Some(Err(e)) = self.with_stream(py, |s| on_stream!(s, st => st.read_stop())) {
@@ -738,8 +759,17 @@ impl StreamCore {
         r
     }
 
+    /// What the collector sees: the connection's references, but only while this object is
+    /// their sole owner. While the handle is open its read callback owns the connection
+    /// too (that is what keeps an open transport alive, as asyncio's selector does), and
+    /// reporting those references as this object's would let the collector find the
+    /// transport, its protocol and this core "unreachable" and clear them under the
+    /// running connection.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         let conn = self.conn();
+        if Rc::strong_count(conn) != 1 {
+            return Ok(());
+        }
         if let Some(p) = conn.protocol.peek() {
             visit.call(&*p)?;
         }

@@ -448,3 +448,178 @@ def test_loop_sendfile_over_a_transport_with_data_around_it(loop, kind):
     n, got, pos = run(loop, main())
     assert n == len(data) - 100 and pos == len(data)
     assert got == b"<pre>" + data[100:] + b"<post>"
+
+
+def test_closing_the_loop_with_transports_open_warns_and_frees_them(loop_factory):
+    import warnings
+
+    lp = loop_factory()
+
+    async def main():
+        server = await lp.create_server(Echo, "127.0.0.1", 0)
+        t, p = await lp.create_connection(asyncio.Protocol, *server.sockets[0].getsockname())
+        await asyncio.sleep(0.01)
+        server.close()
+        return t
+
+    before = len(os.listdir("/proc/self/fd"))
+    t = lp.run_until_complete(main())
+    del t
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        lp.close()
+        gc.collect()
+    after = len(os.listdir("/proc/self/fd"))
+    assert any(issubclass(w.category, ResourceWarning) and "unclosed transport" in str(w.message)
+               for w in seen)
+    assert after <= before
+
+
+def test_slow_reader_with_64_mib_queued_loses_nothing(loop):
+    import hashlib
+
+    class Sink(asyncio.Protocol):
+        def __init__(self):
+            self.h = hashlib.sha256()
+            self.n = 0
+            self.lost = loop.create_future()
+
+        def connection_made(self, transport):
+            self.transport = transport
+            transport.pause_reading()  # a slow reader: nothing read at first
+            assert not transport.is_reading()
+            self.resumed_at = None
+            self.first_at = None
+            loop.call_later(0.2, self.resume)
+
+        def resume(self):
+            self.resumed_at = loop.time()
+            self.transport.resume_reading()
+
+        def data_received(self, data):
+            if self.first_at is None:
+                self.first_at = loop.time()
+            self.h.update(data)
+            self.n += len(data)
+
+        def connection_lost(self, exc):
+            self.lost.set_result(exc)
+
+    class Source(asyncio.Protocol):
+        def __init__(self):
+            self.paused = 0
+            self.resumed = loop.create_future()
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def pause_writing(self):
+            self.paused += 1
+
+        def resume_writing(self):
+            if not self.resumed.done():
+                self.resumed.set_result(None)
+
+    async def main():
+        sink = Sink()
+        server = await loop.create_server(lambda: sink, "127.0.0.1", 0)
+        t, src = await loop.create_connection(Source, *server.sockets[0].getsockname())
+        block = os.urandom(1 << 20)
+        want = hashlib.sha256()
+        for _ in range(64):
+            t.write(block)
+            want.update(block)
+        assert src.paused == 1 and t.get_write_buffer_size() > 32 << 20
+        await src.resumed
+        t.close()
+        await sink.lost
+        server.close()
+        await server.wait_closed()
+        return sink.n, sink.h.digest() == want.digest(), sink.first_at >= sink.resumed_at
+
+    n, same, waited = run(loop, main(), timeout=60)
+    assert n == 64 << 20 and same and waited
+
+
+CLIENT = r"""
+import asyncio, sys
+async def main(port, n):
+    conns = []
+    for i in range(0, n, 500):  # open in batches; all held open together
+        conns += await asyncio.gather(*[asyncio.open_connection("127.0.0.1", port)
+                                        for _ in range(500)])
+    for i, (r, w) in enumerate(conns):
+        w.write(b"%05d" % i)
+    got = await asyncio.gather(*[r.readexactly(5) for r, w in conns])
+    bad = sum(g != b"%05d" % i for i, g in enumerate(got))
+    for r, w in conns:
+        w.close()
+    print("held", len(conns), "bad", bad)
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
+"""
+
+
+def test_ten_thousand_concurrent_connections_echo(loop):
+    # The clients run in another process (stdlib asyncio there: the server is under test),
+    # so that this process needs 10,000 descriptors for the server's side only.
+    import resource
+    import subprocess
+
+    n = 10_000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < n + 200:
+        pytest.skip(f"descriptor limit {hard} < {n + 200}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 2 * n)), hard))
+    peak = [0]
+
+    class Counting(Echo):
+        live = 0
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            Counting.live += 1
+            peak[0] = max(peak[0], Counting.live)
+
+        def connection_lost(self, exc):
+            Counting.live -= 1
+
+    async def main():
+        server = await loop.create_server(Counting, "127.0.0.1", 0, backlog=4096)
+        port = server.sockets[0].getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(n)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await loop.run_in_executor(None, proc.communicate)
+        await asyncio.sleep(0.1)
+        server.close()
+        await server.wait_closed()
+        return proc.returncode, out.decode(), err.decode()[-2000:]
+
+    try:
+        rc, out, err = run(loop, main(), timeout=120)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert rc == 0, err
+    assert out.split() == ["held", str(n), "bad", "0"]
+    assert peak[0] == n
+
+
+def test_connections_nobody_references_survive_collections(loop):
+    # The server keeps no reference to its transports or protocols: the loop does, while the
+    # connections are open, through every garbage collection.
+    async def main():
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        addr = server.sockets[0].getsockname()
+        conns = [await asyncio.open_connection(*addr) for _ in range(20)]
+        await asyncio.sleep(0.01)
+        for _ in range(3):
+            gc.collect()
+        for i, (r, w) in enumerate(conns):
+            w.write(b"%02d" % i)
+        got = [await r.readexactly(2) for r, w in conns]
+        for r, w in conns:
+            w.close()
+        server.close()
+        await server.wait_closed()
+        return got
+
+    assert run(loop, main()) == [b"%02d" % i for i in range(20)]
