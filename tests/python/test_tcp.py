@@ -538,7 +538,10 @@ def test_slow_reader_with_64_mib_queued_loses_nothing(loop):
         return sink.n, sink.h.digest() == want.digest(), sink.first_at >= sink.resumed_at
 
     n, same, waited = run(loop, main(), timeout=60)
-    assert n == 64 << 20 and same and waited
+    assert n == 64 << 20 and same
+    # stdlib before 3.11 starts reading even when connection_made paused it; rsuv never does.
+    if sys.version_info >= (3, 11) or not loop.__class__.__module__.startswith("asyncio"):
+        assert waited
 
 
 CLIENT = r"""
