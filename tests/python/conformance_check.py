@@ -1,6 +1,7 @@
 """Checks a run of ../shared/conformance/run_cpython_asyncio_tests.py (its --json file): no
 test failed, errored or hung, and each module skipped exactly the tests the expectations
-file lists (with the reason, which the README repeats).
+file lists (with the reason, which the README repeats): per module, or per `module:mode`
+(`as-is`, `bound`) where the two modes differ.
 
     python conformance_check.py RESULTS.json EXPECTED.txt
 """
@@ -31,8 +32,9 @@ def main(results, expected):
             bad.append(f"{m} ({row['mode']}): {broken} not passing: {', '.join(row['failures'][:10])}")
         if row["note"]:
             bad.append(f"{m} ({row['mode']}): {row['note']}")
-        if row["skip"] != want.get(m, 0):
-            bad.append(f"{m} ({row['mode']}): {row['skip']} skipped, {want.get(m, 0)} expected")
+        expect = want.get(f"{m}:{row['mode']}", want.get(m, 0))
+        if row["skip"] != expect:
+            bad.append(f"{m} ({row['mode']}): {row['skip']} skipped, {expect} expected")
     t = data["total"]
     for b in bad:
         print("conformance:", b)
