@@ -97,3 +97,4 @@ examples:
 bench: setup python
 	python3 benches/run.py
 	$(PY) benches/loop_bench.py
+	$(PY) benches/py_echo_bench.py

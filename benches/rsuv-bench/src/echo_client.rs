@@ -57,6 +57,11 @@ pub const WORKLOADS: &[Workload] = &[
     pingpong("pingpong_1k", 1, 1024, 5.0),
     pingpong("pingpong_1k_c50", 50, 1024, 3.0),
     pingpong("pingpong_100k", 1, 100 * 1024, 3.0),
+    // The Python loops' matrix (benches/py_echo_bench.py): 1, 10, 100 KiB with 1 and 4.
+    pingpong("pingpong_1k_c4", 4, 1024, 3.0),
+    pingpong("pingpong_10k", 1, 10 * 1024, 3.0),
+    pingpong("pingpong_10k_c4", 4, 10 * 1024, 3.0),
+    pingpong("pingpong_100k_c4", 4, 100 * 1024, 3.0),
     Workload {
         bulk: true,
         ..pingpong("bulk_64k", 1, 64 * 1024, 3.0)
