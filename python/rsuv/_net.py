@@ -519,14 +519,7 @@ class NetMixin:
 
 def _bound_unix_socket(path):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    if path[:1] not in ("\0", b"\0"):
-        try:
-            if stat.S_ISSOCK(os.stat(path).st_mode):
-                os.remove(path)  # a stale socket file of an earlier server
-        except FileNotFoundError:
-            pass
-        except OSError as err:
-            logger.error("Unable to check or remove stale UNIX socket %r: %r", path, err)
+    remove_stale_unix_socket(path)
     try:
         sock.bind(path)
     except OSError as exc:
@@ -538,6 +531,20 @@ def _bound_unix_socket(path):
         sock.close()
         raise
     return sock
+
+
+def remove_stale_unix_socket(path):
+    """Removes the socket file an earlier server left at `path` (not an abstract name, not a
+    file of another kind)."""
+    if path[:1] in ("\0", b"\0"):
+        return
+    try:
+        if stat.S_ISSOCK(os.stat(path).st_mode):
+            os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        logger.error("Unable to check or remove stale UNIX socket %r: %r", path, err)
 
 
 def _remove_unix_socket(path, inode):

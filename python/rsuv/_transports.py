@@ -19,6 +19,17 @@ def _set_nodelay(sock):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def add_addresses(extra, sock):
+    """Puts `sockname` and `peername` of `sock` into a transport's extra info (None where the
+    socket has none), keeping what the caller gave."""
+    for key, get in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
+        if key not in extra:
+            try:
+                extra[key] = get()
+            except OSError:
+                extra[key] = None
+
+
 class StreamTransport(asyncio.Transport):
     """A TCP or Unix stream socket's transport on an rsuv loop."""
 
@@ -30,12 +41,7 @@ class StreamTransport(asyncio.Transport):
         self._loop = loop
         self._server = server
         self._family, self._type, self._proto = sock.family, sock.type, sock.proto
-        for key, get in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
-            if key not in self._extra:
-                try:
-                    self._extra[key] = get()
-                except OSError:
-                    self._extra[key] = None
+        add_addresses(self._extra, sock)
         _set_nodelay(sock)
         self._fd = sock.fileno()
         unix = sock.family == socket.AF_UNIX

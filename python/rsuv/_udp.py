@@ -7,9 +7,7 @@ queues only what would block; received datagrams go to `datagram_received`, sock
 to `error_received`, as asyncio's selector transport does.
 """
 import collections
-import os
 import socket
-import stat
 import sys
 import warnings
 
@@ -18,6 +16,8 @@ from asyncio import constants, futures, trsock
 from asyncio.log import logger
 
 from . import _rsuv
+from ._net import remove_stale_unix_socket
+from ._transports import add_addresses
 
 _PY313 = sys.version_info >= (3, 13)
 _UNSET = object()
@@ -43,12 +43,7 @@ class DatagramTransport(asyncio.Transport, asyncio.DatagramTransport):
         self._paused = False
         self._high, self._low = 64 * 1024, 16 * 1024
         self._extra["socket"] = trsock.TransportSocket(sock)
-        for key, get in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
-            if key not in self._extra:
-                try:
-                    self._extra[key] = get()
-                except OSError:
-                    self._extra[key] = None
+        add_addresses(self._extra, sock)
         loop._transport_fds()[self._sock_fd] = self
         loop.call_soon(protocol.connection_made, self)
         loop.call_soon(self._start_reading)
@@ -96,29 +91,24 @@ class DatagramTransport(asyncio.Transport, asyncio.DatagramTransport):
         self._maybe_pause_protocol()
 
     def _maybe_pause_protocol(self):
-        if self._buffer_size <= self._high or self._paused:
-            return
-        self._paused = True
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": "protocol.pause_writing() failed", "exception": exc,
-                "transport": self, "protocol": self._protocol})
+        if self._buffer_size > self._high and not self._paused:
+            self._paused = True
+            self._call_protocol("pause_writing")
 
     def _maybe_resume_protocol(self):
         if self._paused and self._buffer_size <= self._low:
             self._paused = False
-            try:
-                self._protocol.resume_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._loop.call_exception_handler({
-                    "message": "protocol.resume_writing() failed", "exception": exc,
-                    "transport": self, "protocol": self._protocol})
+            self._call_protocol("resume_writing")
+
+    def _call_protocol(self, name):
+        try:
+            getattr(self._protocol, name)()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": f"protocol.{name}() failed", "exception": exc,
+                "transport": self, "protocol": self._protocol})
 
     def _read_ready(self):
         if self._conn_lost:
@@ -311,15 +301,8 @@ class DatagramMixin:
             for addr in (local_addr, remote_addr):
                 if addr is not None and not isinstance(addr, str):
                     raise TypeError("string is expected")
-            if local_addr and local_addr[0] not in (0, "\x00"):
-                try:
-                    if stat.S_ISSOCK(os.stat(local_addr).st_mode):
-                        os.remove(local_addr)
-                except FileNotFoundError:
-                    pass
-                except OSError as err:
-                    logger.error("Unable to check or remove stale UNIX socket %r: %r",
-                                 local_addr, err)
+            if local_addr:
+                remove_stale_unix_socket(local_addr)
             return [((family, proto), (local_addr, remote_addr))]
         by_key = {}
         for idx, addr in ((0, local_addr), (1, remote_addr)):

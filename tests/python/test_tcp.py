@@ -232,7 +232,7 @@ def test_peer_reset_is_connection_lost_with_error(loop):
         return exc
 
     exc = run(loop, main())
-    assert isinstance(exc, (ConnectionResetError, type(None)))
+    assert isinstance(exc, ConnectionResetError)
 
 
 def test_exception_in_data_received_closes_connection_server_goes_on(loop):
