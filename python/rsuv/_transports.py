@@ -63,9 +63,12 @@ class StreamTransport(asyncio.Transport):
         if server is not None:
             server._attach(self)
         loop.call_soon(protocol.connection_made, self)
-        loop.call_soon(core.start_reading)
         if waiter is not None:
             loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
+        # Reading starts one iteration later, after the task waiting on `waiter` resumed: the
+        # read callback delivers data straight from the poll, ahead of queued callbacks, so
+        # starting earlier could hand the protocol data before `create_connection` returned.
+        loop.call_soon(loop.call_soon, core.start_reading)
 
     def __del__(self, _warn=__import__("warnings").warn):
         # Reached only once the loop let go of the connection without closing it (the loop
