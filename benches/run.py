@@ -291,6 +291,8 @@ def run_echo(server, workload, secs, cpus, logf):
             res[k] = v
         elif k.startswith("cpu"):  # per-CPU ticks: tasks, irq+softirq, idle, steal
             res[k] = [int(x) for x in v.split(":")]
+        elif v == "none":  # latency percentiles of a bulk run
+            res[k] = None
         else:
             res[k] = float(v) if "." in v else int(v)
     if res["total_sent"] != res["total_recv"] or res["server_threads"] != 1:

@@ -18,7 +18,7 @@ import stat
 import sys
 import weakref
 
-from asyncio import events, exceptions, staggered, tasks, trsock
+from asyncio import base_events, events, exceptions, staggered, tasks, trsock
 from asyncio.log import logger
 
 from ._transports import StreamTransport
@@ -345,24 +345,26 @@ class NetMixin:
         resolved = await tasks.gather(*[self._server_infos(h, port, family, flags)
                                         for h in hosts])
         infos = set(itertools.chain.from_iterable(resolved))
+        # The socket module as asyncio.base_events sees it (a test may patch that one).
+        sm = base_events.socket
         sockets = []
         try:
             for af, socktype, proto, _, sa in infos:
                 try:
-                    sock = socket.socket(af, socktype, proto)
+                    sock = sm.socket(af, socktype, proto)
                 except OSError:
                     continue  # a family this host cannot make sockets of
                 sockets.append(sock)
                 if reuse_address:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, True)
+                    sock.setsockopt(sm.SOL_SOCKET, sm.SO_REUSEADDR, True)
                 if reuse_port:
                     if not hasattr(socket, "SO_REUSEPORT"):
                         raise ValueError("reuse_port not supported by socket module")
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, True)
+                    sock.setsockopt(sm.SOL_SOCKET, sm.SO_REUSEPORT, True)
                 if keep_alive:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)
-                if _HAS_IPV6 and af == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, True)
+                    sock.setsockopt(sm.SOL_SOCKET, sm.SO_KEEPALIVE, True)
+                if _HAS_IPV6 and af == sm.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                    sock.setsockopt(sm.IPPROTO_IPV6, sm.IPV6_V6ONLY, True)
                 try:
                     sock.bind(sa)
                 except OSError as err:

@@ -12,12 +12,33 @@ import os
 import socket
 import weakref
 
-from asyncio import exceptions
+from asyncio import exceptions, futures
+
+try:
+    import ssl
+except ImportError:  # pragma: no cover - Python built without OpenSSL
+    ssl = None
 
 _RETRY = (BlockingIOError, InterruptedError)
+_PLAIN = socket.socket
+
+
+class _SockFuture(futures.Future):
+    """The future of a `sock_recv`/`sock_recv_into`/`sock_sendall` waiting in the Rust core
+    (src/python/sockops.rs): cancelling it unregisters the call first, so that no byte is
+    read or sent for a call nobody waits for. `_rsuv_io` is where it waits: fd * 2 + writer."""
+
+    __slots__ = ("_rsuv_io",)
+
+    def cancel(self, msg=None):
+        if not self.done():
+            self._loop._sock_op_cancel(self._rsuv_io, self)
+        return super().cancel(msg=msg)
 
 
 def _check_nonblocking(sock):
+    if ssl is not None and isinstance(sock, ssl.SSLSocket):
+        raise TypeError("Socket cannot be of type SSLSocket")
     if sock.gettimeout() != 0:
         raise ValueError("the socket must be non-blocking")
 
@@ -108,6 +129,9 @@ class SockMixin:
 
     async def sock_recv(self, sock, n):
         """Receives up to `n` bytes from `sock`."""
+        if type(sock) is _PLAIN:  # in Rust (see _SockFuture)
+            r = self._sock_recv_native(sock, n)
+            return await r if type(r) is _SockFuture else r
         _check_nonblocking(sock)
         try:
             return sock.recv(n)
@@ -117,6 +141,9 @@ class SockMixin:
 
     async def sock_recv_into(self, sock, buf):
         """Receives into `buf`; the number of bytes received."""
+        if type(sock) is _PLAIN:
+            r = self._sock_recv_into_native(sock, buf)
+            return await r if type(r) is _SockFuture else r
         _check_nonblocking(sock)
         try:
             return sock.recv_into(buf)
@@ -155,6 +182,9 @@ class SockMixin:
 
     async def sock_sendall(self, sock, data):
         """Sends all of `data`, waiting for room as often as needed."""
+        if type(sock) is _PLAIN:
+            r = self._sock_sendall_native(sock, data)
+            return await r if type(r) is _SockFuture else r
         _check_nonblocking(sock)
         try:
             sent = sock.send(data)

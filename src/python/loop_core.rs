@@ -23,7 +23,8 @@ use super::dns;
 use super::freelist::{self, FreeList};
 use super::gil::GilCell;
 use super::handle::{Handle, TimerHandle, check_callable};
-use super::readers::{self, Io, fileobj_to_fd};
+use super::readers::{self, Io, Ready, Waiter, fileobj_to_fd};
+use super::sockops;
 use super::timers::Timers;
 use crate::rt::LocalSet;
 use crate::uv::{self, Async, AsyncSender, FdWatch, Loop, PollEvents, RunMode};
@@ -39,7 +40,7 @@ pub(crate) struct Inner {
     /// Handles that ran, emptied for reuse (`freelist.rs`).
     free: FreeList<Handle>,
     free_timers: FreeList<TimerHandle>,
-    io: Io,
+    pub(crate) io: Io,
     /// Python's signal wake-up descriptor (`signal.set_wakeup_fd`) writes to `.1`; `.0` is
     /// watched, and the signal numbers read from it wait in `signals`.
     signal_pipe: GilCell<Option<(UnixStream, UnixStream)>>,
@@ -147,7 +148,7 @@ impl Inner {
         self.closed.load(Ordering::Relaxed)
     }
 
-    fn check_open(&self) -> PyResult<()> {
+    pub(crate) fn check_open(&self) -> PyResult<()> {
         if self.is_closed() {
             Err(closed_error())
         } else {
@@ -425,11 +426,24 @@ impl Inner {
         }
         let mut hs = Vec::with_capacity(2);
         self.io.ready(py, fd, events, &mut hs);
-        for h in hs {
-            if h.bind(py).get().is_cancelled() {
-                continue;
+        for r in hs {
+            match r {
+                Ready::Run(h) if h.bind(py).get().is_cancelled() => {}
+                Ready::Run(h) => self.push_ready(py, h),
+                Ready::Settle(fut, result) => self.settle(py, fut.bind(py), result),
             }
-            self.push_ready(py, h);
+        }
+    }
+
+    /// Settles a socket call's future (done ones were dropped before). A failure to settle
+    /// is kept for the run to raise: nothing else can be told.
+    fn settle(&self, py: Python<'_>, fut: &Bound<'_, PyAny>, result: PyResult<Py<PyAny>>) {
+        let r = match result {
+            Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,)),
+            Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),)),
+        };
+        if let Err(e) = r {
+            self.keep_fatal(py, e);
         }
     }
 
@@ -545,6 +559,24 @@ impl LoopCore {
         &self.shared.0
     }
 
+    /// `{"loop": self}`, made once: the keyword arguments of every future of this loop.
+    pub(crate) fn future_kwargs<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        let py = slf.py();
+        let inner = slf.get().inner();
+        let cached = inner
+            .future_kwargs
+            .borrow(py)
+            .as_ref()
+            .map(|k| k.clone_ref(py));
+        if let Some(k) = cached {
+            return Ok(k.into_bound(py));
+        }
+        let k = PyDict::new(py);
+        k.set_item("loop", slf)?;
+        *inner.future_kwargs.borrow_mut(py) = Some(k.clone().unbind());
+        Ok(k)
+    }
+
     /// A handle for `callback(*args)` after `check_schedule`: a recycled one when there is
     /// one (never in debug mode, whose handles carry a source traceback).
     fn new_handle(
@@ -637,7 +669,10 @@ impl LoopCore {
         let method = if writer { "add_writer" } else { "add_reader" };
         // As asyncio: readers and writers are not checked for the thread.
         let h = LoopCore::new_handle(slf, callback, non_empty(args), None, method, true)?;
-        slf.get().inner().io.add(py, fd, h.clone_ref(py), writer)?;
+        slf.get()
+            .inner()
+            .io
+            .add(py, fd, Waiter::Handle(h.clone_ref(py)), writer)?;
         Ok(h)
     }
 
@@ -832,23 +867,45 @@ impl LoopCore {
     /// A new `asyncio.Future` on this loop.
     fn create_future<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         static FUTURE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let py = slf.py();
-        let future = FUTURE.import(py, "asyncio", "Future")?;
-        let inner = slf.get().inner();
-        let kwargs = {
-            let cached = inner.future_kwargs.borrow(py);
-            cached.as_ref().map(|k| k.clone_ref(py))
+        let future = FUTURE.import(slf.py(), "asyncio", "Future")?;
+        future.call((), Some(&LoopCore::future_kwargs(slf)?))
+    }
+
+    /// `sock_recv` on a plain socket, tried at once: the bytes, or a future of them.
+    fn _sock_recv_native(
+        slf: &Bound<'_, Self>,
+        sock: &Bound<'_, PyAny>,
+        n: i64,
+    ) -> PyResult<Py<PyAny>> {
+        let n =
+            usize::try_from(n).map_err(|_| PyValueError::new_err("negative buffersize in recv"))?;
+        sockops::begin(slf, sock, sockops::Call::Recv(n))
+    }
+
+    /// `sock_recv_into` on a plain socket: the count received, or a future of it.
+    fn _sock_recv_into_native(
+        slf: &Bound<'_, Self>,
+        sock: &Bound<'_, PyAny>,
+        buf: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        sockops::begin(slf, sock, sockops::Call::RecvInto(buf))
+    }
+
+    /// `sock_sendall` on a plain socket: `None` once all is sent, or a future of it.
+    fn _sock_sendall_native(
+        slf: &Bound<'_, Self>,
+        sock: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        sockops::begin(slf, sock, sockops::Call::SendAll(data))
+    }
+
+    /// Unregisters a pending socket call (`_SockFuture.cancel`; `key` is `fd * 2 + writer`).
+    fn _sock_op_cancel(slf: &Bound<'_, Self>, key: i64, fut: &Bound<'_, PyAny>) -> bool {
+        let (Ok(fd), writer) = (RawFd::try_from(key >> 1), key & 1 == 1) else {
+            return false;
         };
-        let kwargs = match kwargs {
-            Some(k) => k.into_bound(py),
-            None => {
-                let k = PyDict::new(py);
-                k.set_item("loop", slf)?;
-                *inner.future_kwargs.borrow_mut(py) = Some(k.clone().unbind());
-                k
-            }
-        };
-        future.call((), Some(&kwargs))
+        slf.get().inner().io.cancel_op(slf.py(), fd, writer, fut)
     }
 
     /// `(iterations, waits)`: iterations run so far, and how many released the GIL to wait

@@ -14,6 +14,7 @@ mod gil;
 mod handle;
 mod loop_core;
 mod readers;
+mod sockops;
 mod timers;
 mod transport;
 

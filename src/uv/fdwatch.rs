@@ -62,7 +62,8 @@ pub struct FdWatch {
 
 struct Shared {
     ep: OwnedFd,
-    registered: RefCell<HashMap<RawFd, PollEvents>>,
+    /// What each descriptor is watched for, and whether edge-triggered.
+    registered: RefCell<HashMap<RawFd, (PollEvents, bool)>>,
 }
 
 fn os_error() -> Error {
@@ -84,9 +85,10 @@ fn epoll_bits(events: PollEvents) -> u32 {
 }
 
 impl Shared {
-    fn ctl(&self, op: libc::c_int, fd: RawFd, events: PollEvents) -> Result<()> {
+    fn ctl(&self, op: libc::c_int, fd: RawFd, events: PollEvents, edge: bool) -> Result<()> {
+        let et = if edge { libc::EPOLLET as u32 } else { 0 };
         let mut ev = libc::epoll_event {
-            events: epoll_bits(events),
+            events: epoll_bits(events) | et,
             u64: fd as u32 as u64,
         };
         // SAFETY: `ep` is our epoll instance; `fd` is only named to the kernel, which checks it.
@@ -126,8 +128,7 @@ impl Shared {
             .registered
             .borrow()
             .get(&fd)
-            .copied()
-            .unwrap_or_default();
+            .map_or(PollEvents::NONE, |r| r.0);
         readable_writable(PollEvents(want.0 & ready.0))
     }
 }
@@ -179,13 +180,39 @@ impl FdWatch {
     /// What epoll says of the descriptor: `EPERM` for one it cannot watch (a regular file),
     /// `EBADF` for a closed one. Stopping never fails.
     pub fn set(&self, fd: RawFd, events: PollEvents) -> Result<()> {
+        self.set_mode(fd, events, false)
+    }
+
+    /// Watches `fd` for `events` edge-triggered: the callback runs once each time one of
+    /// them becomes ready (new data, room again), not for as long as it stays so. The owner
+    /// must try its call first and wait only after the call said it would block. Such a
+    /// registration may be left in place while nothing waits (a spurious event costs one
+    /// wake-up); [`FdWatch::set`] turns it back to level-triggered.
+    ///
+    /// # Errors
+    ///
+    /// As [`FdWatch::set`].
+    pub fn set_edge(&self, fd: RawFd, events: PollEvents) -> Result<()> {
+        self.set_mode(fd, events, true)
+    }
+
+    /// Whether `fd` is watched edge-triggered ([`FdWatch::set_edge`]).
+    pub fn is_edge(&self, fd: RawFd) -> bool {
+        self.shared
+            .registered
+            .borrow()
+            .get(&fd)
+            .is_some_and(|r| r.1)
+    }
+
+    fn set_mode(&self, fd: RawFd, events: PollEvents, edge: bool) -> Result<()> {
         let events = readable_writable(events);
         let was = self.shared.registered.borrow().get(&fd).copied();
         if events.is_empty() {
             if was.is_some() {
                 self.shared.registered.borrow_mut().remove(&fd);
                 // ENOENT/EBADF: the descriptor was closed, and so already left the set.
-                let _ = self.shared.ctl(libc::EPOLL_CTL_DEL, fd, events);
+                let _ = self.shared.ctl(libc::EPOLL_CTL_DEL, fd, events, false);
             }
             return Ok(());
         }
@@ -196,13 +223,16 @@ impl FdWatch {
         };
         // A descriptor closed and reopened under the same number left the set (MOD says
         // ENOENT); one registered and still open answers ADD with EEXIST: try the other.
-        match self.shared.ctl(first, fd, events) {
+        match self.shared.ctl(first, fd, events, edge) {
             Err(e) if e == Error::ENOENT || e == Error::EEXIST => {
-                self.shared.ctl(second, fd, events)?
+                self.shared.ctl(second, fd, events, edge)?
             }
             other => other?,
         }
-        self.shared.registered.borrow_mut().insert(fd, events);
+        self.shared
+            .registered
+            .borrow_mut()
+            .insert(fd, (events, edge));
         Ok(())
     }
 
@@ -212,8 +242,7 @@ impl FdWatch {
             .registered
             .borrow()
             .get(&fd)
-            .copied()
-            .unwrap_or_default()
+            .map_or(PollEvents::NONE, |r| r.0)
     }
 
     /// How many descriptors are watched.

@@ -626,3 +626,81 @@ def test_connections_nobody_references_survive_collections(loop):
         return got
 
     assert run(loop, main()) == [b"%02d" % i for i in range(20)]
+
+
+CHURN_CLIENT = r"""
+import asyncio, socket, struct, sys
+
+class Once(asyncio.Protocol):
+    def __init__(self, done):
+        self.done = done
+    def connection_made(self, t):
+        self.t = t
+        t.write(b"ping")
+    def data_received(self, data):
+        # Reset, not FIN: 100,000 closes would leave as many TIME_WAIT sockets (and run
+        # out of ephemeral ports) otherwise.
+        self.t.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.t.close()
+    def connection_lost(self, exc):
+        self.done.set_result(None)
+
+async def main(port, n, width):
+    loop = asyncio.get_running_loop()
+    async def one():
+        done = loop.create_future()
+        await loop.create_connection(lambda: Once(done), "127.0.0.1", port)
+        await done
+    for i in range(0, n, width):
+        await asyncio.gather(*[one() for _ in range(width)])
+    print("done", n)
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))
+"""
+
+
+def test_hundred_thousand_connections_opened_and_closed_leak_nothing(loop):
+    # The clients run in another process; this one is the server. Its descriptors and
+    # resident memory after 100,000 connections are what they were after the first 10,000.
+    import subprocess
+
+    def fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    def rss_kib():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+    class Count(Echo):
+        n = 0
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            Count.n += 1
+
+    async def churn(port, n):
+        proc = subprocess.Popen([sys.executable, "-c", CHURN_CLIENT, str(port), str(n), "50"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await loop.run_in_executor(None, proc.communicate)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        assert out.split() == [b"done", str(n).encode()]
+        await asyncio.sleep(0.2)  # the last resets reach the server
+        gc.collect()
+
+    async def main():
+        server = await loop.create_server(Count, "127.0.0.1", 0, backlog=1024)
+        port = server.sockets[0].getsockname()[1]
+        await churn(port, 10_000)
+        base = fds(), rss_kib(), Count.n
+        await churn(port, 90_000)
+        end = fds(), rss_kib(), Count.n
+        server.close()
+        await server.wait_closed()
+        return base, end
+
+    (fd0, rss0, n0), (fd1, rss1, n1) = run(loop, main(), timeout=240)
+    print("descriptors", fd0, fd1, "rss KiB", rss0, rss1)
+    assert (n0, n1) == (10_000, 100_000)
+    assert fd1 <= fd0, (fd0, fd1)
+    # 90,000 more connections; a leak of even 64 bytes each would be 5.6 MiB.
+    assert rss1 - rss0 < 4096, (rss0, rss1)

@@ -17,9 +17,10 @@
 //! ones, which catches a lost, doubled or reordered piece).
 //!
 //! The last line is `echo_result name=... elapsed=... rts=... sent=... recv=...
-//! server_ticks=... client_ticks=... server_threads=... cpuN=tasks:irq:idle:steal ...` for
-//! `benches/run.py` (counts within the window; ticks of `sysconf(_SC_CLK_TCK)`; the per-CPU
-//! ticks show how much else ran on the two CPUs meanwhile).
+//! server_ticks=... client_ticks=... server_threads=... p50_us=... p99_us=...
+//! cpuN=tasks:irq:idle:steal ...` for `benches/run.py` (counts within the window; ticks of
+//! `sysconf(_SC_CLK_TCK)`; round-trip percentiles in µs of the window's ping-pongs, `none`
+//! for bulk; the per-CPU ticks show how much else ran on the two CPUs meanwhile).
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -136,6 +137,35 @@ struct Run {
     closed: Cell<usize>,
     /// Fails the run if the echoes still due do not come back (closed with the last connection).
     deadline: RefCell<Option<Timer>>,
+    /// Ping-pong: round-trip times in the timed window, in microseconds.
+    latency: RefCell<Latency>,
+}
+
+/// Round-trip times as counts per microsecond up to `LAT_MAX_US` (the last slot: anything
+/// longer), for percentiles without keeping every sample.
+struct Latency(Vec<u64>);
+
+const LAT_MAX_US: usize = 100_000;
+
+impl Latency {
+    fn record(&mut self, d: Duration) {
+        let us = (d.as_micros() as usize).min(LAT_MAX_US);
+        self.0[us] += 1;
+    }
+
+    /// The smallest time (µs) that at least `p` of the samples do not exceed.
+    fn percentile(&self, p: f64) -> Option<usize> {
+        let total: u64 = self.0.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let want = (p * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        self.0.iter().position(|&n| {
+            seen += n;
+            seen >= want
+        })
+    }
 }
 
 /// Per-connection byte counts.
@@ -144,6 +174,8 @@ struct Conn {
     sent: Cell<u64>,
     recv: Cell<u64>,
     shut: Cell<bool>,
+    /// When the message in flight was sent (ping-pong).
+    sent_at: Cell<Option<Instant>>,
 }
 
 /// Lower-case letters from a small LCG: never `Q`, which makes echo-server.c close its
@@ -207,6 +239,9 @@ impl Run {
         }
         c.sent.set(c.sent.get() + data.len() as u64);
         self.count(0, data.len() as u64, 0);
+        if !self.w.bulk {
+            c.sent_at.set(Some(Instant::now()));
+        }
     }
 
     /// Starts what the workload has in flight: one message, or bulk writes up to the window.
@@ -259,6 +294,9 @@ impl Run {
         self.count(0, 0, data.len() as u64);
         if !self.w.bulk && c.recv.get() == c.sent.get() {
             self.count(1, 0, 0);
+            if let (Phase::Measure, Some(t)) = (self.phase.get(), c.sent_at.take()) {
+                self.latency.borrow_mut().record(t.elapsed());
+            }
         }
         self.top_up(tcp, c);
         self.maybe_shutdown(tcp, c);
@@ -380,6 +418,7 @@ pub fn echo_client(args: &[String]) {
         connected: Cell::new(0),
         closed: Cell::new(0),
         deadline: RefCell::default(),
+        latency: RefCell::new(Latency(vec![0; LAT_MAX_US + 1])),
     });
     let addr = SocketAddr::from(([127, 0, 0, 1], a.port));
     let (warmup, secs) = (
@@ -451,9 +490,12 @@ fn report(run: &Run) {
             format!("cpu{i}={}", d.join(":"))
         })
         .collect();
+    let lat = run.latency.borrow();
+    let pct = |p| lat.percentile(p).map_or("none".to_string(), |us| us.to_string());
     println!(
         "echo_result name={} elapsed={elapsed:.6} rts={rts} sent={} recv={recv} \
-         server_ticks={} client_ticks={} server_threads={} total_sent={} total_recv={} {}",
+         server_ticks={} client_ticks={} server_threads={} total_sent={} total_recv={} \
+         p50_us={} p99_us={} {}",
         run.w.name,
         e.sent - s.sent,
         e.server_ticks - s.server_ticks,
@@ -461,6 +503,8 @@ fn report(run: &Run) {
         run.server_threads.get(),
         total_sent,
         total_recv,
+        pct(0.50),
+        pct(0.99),
         cpus.join(" "),
     );
 }
