@@ -696,3 +696,82 @@ fn write_copy_writes_borrowed_bytes_and_queues_only_the_rest() {
     drop((client, conn));
     support::finish(lp);
 }
+
+/// A `ReadSink` over one fixed buffer, recording what each read put there.
+struct FixedSink {
+    buf: RefCell<Vec<u8>>,
+    lent: Cell<usize>,
+}
+
+// SAFETY: the buffer is allocated once and never resized or touched while lent (the test
+// reads it only inside the read callback, after libuv wrote into it).
+unsafe impl rsuv::ReadSink for FixedSink {
+    fn buffer(&self, _suggested: usize) -> (*mut u8, usize) {
+        self.lent.set(self.lent.get() + 1);
+        let mut b = self.buf.borrow_mut();
+        (b.as_mut_ptr(), b.len())
+    }
+}
+
+#[test]
+fn read_start_into_reads_into_the_sinks_memory() {
+    let lp = Loop::new().unwrap();
+    let _dog = support::watchdog(&lp, 30);
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let sink = Rc::new(FixedSink {
+        buf: RefCell::new(vec![0; 1000]), // small: many reads
+        lent: Cell::new(0),
+    });
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let eof = Rc::new(Cell::new(false));
+    let (g, e, s2) = (got.clone(), eof.clone(), sink.clone());
+    let (srv, addr) = server(&lp, move |conn| {
+        let (g, e, s3) = (g.clone(), e.clone(), s2.clone());
+        let dyn_sink: Rc<dyn rsuv::ReadSink> = s2.clone();
+        conn.read_start_into(dyn_sink, move |c, r| match r {
+            Ok(n) => g.borrow_mut().extend_from_slice(&s3.buf.borrow()[..n]),
+            Err(Error::EOF) => {
+                e.set(true);
+                c.close();
+            }
+            Err(err) => panic!("read: {err}"),
+        })
+        .unwrap();
+        conn.detach();
+    });
+    let client = Tcp::new(&lp).unwrap();
+    let data = payload.clone();
+    client
+        .connect(addr, move |c, r| {
+            r.unwrap();
+            c.write(data, |c, r| {
+                r.unwrap();
+                c.shutdown(|c, _| c.close()).unwrap();
+            })
+            .unwrap();
+        })
+        .unwrap();
+    let s = srv;
+    let t = Timer::new(&lp).unwrap();
+    let e2 = eof.clone();
+    t.start(
+        Duration::from_millis(5),
+        Duration::from_millis(5),
+        move |t| {
+            if e2.get() {
+                t.close();
+                s.close();
+            }
+        },
+    )
+    .unwrap();
+    t.detach();
+    lp.run(RunMode::Default).unwrap();
+    assert!(eof.get());
+    assert_eq!(*got.borrow(), payload);
+    assert!(
+        sink.lent.get() >= 100,
+        "one lend per read: {}",
+        sink.lent.get()
+    );
+}

@@ -13,6 +13,7 @@ mod freelist;
 mod gil;
 mod handle;
 mod loop_core;
+mod readbuf;
 mod readers;
 mod sockops;
 mod timers;

@@ -16,13 +16,14 @@
 use std::ffi::c_void;
 use std::os::fd::RawFd;
 
-use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
+use pyo3::IntoPyObjectExt;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict};
-use pyo3::{IntoPyObjectExt, ffi};
 
 use super::loop_core::LoopCore;
+use super::readbuf::RawBuf;
 use super::readers::{os_error, registrable};
 use crate::uv::Error as UvError;
 
@@ -82,70 +83,6 @@ impl SockOp {
             Kind::Recv { .. } => Ok(()),
             Kind::RecvInto { buf } | Kind::SendAll { buf, .. } => buf.traverse(visit),
         }
-    }
-}
-
-/// A buffer exported by a Python object (`PyObject_GetBuffer`), released on drop.
-struct RawBuf(Box<ffi::Py_buffer>, Py<PyAny>);
-
-impl RawBuf {
-    /// `obj`'s bytes, contiguous (`BufferError`/`TypeError` otherwise, as `sock.send` says),
-    /// writable if asked.
-    fn get(obj: &Bound<'_, PyAny>, writable: bool) -> PyResult<RawBuf> {
-        let flags = if writable {
-            ffi::PyBUF_WRITABLE
-        } else {
-            ffi::PyBUF_SIMPLE
-        };
-        // SAFETY: an all-zero Py_buffer is a valid "empty" value for GetBuffer to fill.
-        let mut view: Box<ffi::Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
-        // SAFETY: `obj` is alive (borrowed, GIL held); `view` is writable storage that
-        // stays at its address (boxed) until PyBuffer_Release in Drop.
-        let rc = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, flags) };
-        if rc != 0 {
-            let py = obj.py();
-            let err =
-                PyErr::take(py).unwrap_or_else(|| PyBufferError::new_err("cannot export a buffer"));
-            if writable && err.is_instance_of::<PyBufferError>(py) {
-                // What `sock.recv_into` says of a read-only buffer.
-                let kind = obj
-                    .get_type()
-                    .name()
-                    .map_or_else(|_| "?".into(), |n| n.to_string());
-                return Err(PyTypeError::new_err(format!(
-                    "recv_into() argument 'buffer' must be read-write bytes-like object, not {kind}"
-                )));
-            }
-            return Err(err);
-        }
-        Ok(RawBuf(view, obj.clone().unbind()))
-    }
-
-    fn len(&self) -> usize {
-        self.0.len.max(0) as usize
-    }
-
-    fn ptr(&self) -> *mut u8 {
-        self.0.buf.cast()
-    }
-
-    /// `.1` holds the object the buffer came from; the view holds `view.obj`, usually the
-    /// same object, reported twice then. Another one (an exporter's choice) goes unreported:
-    /// it stays alive, which is the safe side.
-    fn traverse(&self, visit: &pyo3::gc::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.1)?;
-        if self.0.obj == self.1.as_ptr() {
-            visit.call(&self.1)?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for RawBuf {
-    fn drop(&mut self) {
-        // SAFETY: the view was filled by PyObject_GetBuffer and is released once, with the
-        // GIL (taken if this thread does not hold it).
-        Python::attach(|_| unsafe { ffi::PyBuffer_Release(&mut *self.0) });
     }
 }
 

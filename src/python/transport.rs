@@ -19,11 +19,12 @@ use pyo3::exceptions::{
 };
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+use pyo3::types::{PyBytes, PyDict};
 use pyo3::{PyTraverseError, buffer::PyBuffer};
 
 use super::gil::GilCell;
 use super::loop_core::LoopCore;
+use super::readbuf::{BufSink, into_buffers};
 use super::readers::os_error;
 use crate::uv::{self, Pipe, Tcp, WriteBuf};
 
@@ -85,6 +86,10 @@ struct Conn {
     empty_waiter: GilCell<Option<Py<PyAny>>>,
     /// `loop.sendfile` owns the socket: `write` is refused meanwhile.
     sendfile: Cell<bool>,
+    /// What a `BufferedProtocol`'s reads land in (`readbuf.rs`), and how libuv's reading
+    /// was started: `Some(true)` into it, `Some(false)` into the loop's buffer.
+    bufsink: Rc<BufSink>,
+    read_mode: Cell<Option<bool>>,
 }
 
 enum OnData {
@@ -194,11 +199,43 @@ impl Conn {
     fn on_read(self: &Rc<Self>, py: Python<'_>, r: uv::Result<&[u8]>) {
         match r {
             Ok(data) => self.deliver(py, data),
-            Err(uv::Error::EOF) => self.on_eof(py),
-            Err(e) => self.fatal_error(py, os_error(e), "Fatal read error on socket transport"),
+            Err(e) => self.on_read_error(py, e),
         }
     }
 
+    /// A read into a `BufferedProtocol`'s buffer (`BufSink`): `n` bytes, or why not.
+    fn on_read_into(self: &Rc<Self>, py: Python<'_>, r: uv::Result<usize>) {
+        match r {
+            Ok(n) => {
+                self.bufsink.release(py);
+                let updated = match &*self.on_data.borrow(py) {
+                    Some(OnData::Buffered { buffer_updated, .. }) => buffer_updated.clone_ref(py),
+                    _ => return,
+                };
+                if let Err(e) = updated.call1(py, (n,)) {
+                    self.protocol_error(
+                        py,
+                        e,
+                        "Fatal error: protocol.buffer_updated() call failed.",
+                    );
+                }
+            }
+            Err(e) => match self.bufsink.take_error(py) {
+                Some((err, message)) => self.protocol_error(py, err, message),
+                None => self.on_read_error(py, e),
+            },
+        }
+    }
+
+    fn on_read_error(self: &Rc<Self>, py: Python<'_>, e: uv::Error) {
+        match e {
+            uv::Error::EOF => self.on_eof(py),
+            e => self.fatal_error(py, os_error(e), "Fatal read error on socket transport"),
+        }
+    }
+
+    /// Bytes read into the loop's buffer: to `data_received` as a `bytes`, or (a protocol
+    /// just switched to a buffered one) copied into `get_buffer`'s buffers.
     fn deliver(self: &Rc<Self>, py: Python<'_>, data: &[u8]) {
         let cbs = match &*self.on_data.borrow(py) {
             Some(OnData::Plain(f)) => (f.clone_ref(py), None),
@@ -406,11 +443,15 @@ impl Conn {
             .getattr("BufferedProtocol")
             .and_then(|c| protocol.is_instance(&c))?;
         let on_data = if buffered {
+            let get_buffer = protocol.getattr("get_buffer")?.unbind();
+            self.bufsink
+                .set_get_buffer(py, Some(get_buffer.clone_ref(py)));
             OnData::Buffered {
-                get_buffer: protocol.getattr("get_buffer")?.unbind(),
+                get_buffer,
                 buffer_updated: protocol.getattr("buffer_updated")?.unbind(),
             }
         } else {
+            self.bufsink.set_get_buffer(py, None);
             OnData::Plain(protocol.getattr("data_received")?.unbind())
         };
         let old = (
@@ -430,57 +471,6 @@ fn is_buffer(obj: &Bound<'_, PyAny>) -> bool {
     unsafe { pyo3::ffi::PyObject_CheckBuffer(obj.as_ptr()) != 0 }
 }
 
-/// Copies `data` into the buffers `get_buffer(n)` gives, calling `buffer_updated` for each.
-fn into_buffers(
-    py: Python<'_>,
-    mut data: &[u8],
-    get_buffer: &Py<PyAny>,
-    updated: &Py<PyAny>,
-) -> PyResult<()> {
-    while !data.is_empty() {
-        let buf = get_buffer.call1(py, (data.len(),))?;
-        let buf = buf.bind(py);
-        let n = copy_into(py, buf, data)?;
-        if n == 0 {
-            return Err(PyRuntimeError::new_err(
-                "get_buffer() returned an empty buffer",
-            ));
-        }
-        updated.call1(py, (n,))?;
-        data = &data[n..];
-    }
-    Ok(())
-}
-
-fn copy_into(py: Python<'_>, buf: &Bound<'_, PyAny>, data: &[u8]) -> PyResult<usize> {
-    if let Ok(ba) = buf.cast::<PyByteArray>() {
-        let n = data.len().min(ba.len());
-        // SAFETY: no Python code runs while the bytearray's memory is written.
-        unsafe { ba.as_bytes_mut()[..n].copy_from_slice(&data[..n]) };
-        return Ok(n);
-    }
-    let mv = if buf.is_instance_of::<PyMemoryView>() {
-        buf.clone()
-    } else {
-        PyMemoryView::from(buf)?.into_any()
-    };
-    let pb = PyBuffer::<u8>::get(&mv)?;
-    if pb.readonly() {
-        return Err(PyValueError::new_err(
-            "get_buffer() returned a read-only buffer",
-        ));
-    }
-    let n = data.len().min(pb.item_count());
-    if n == pb.item_count() {
-        pb.copy_from_slice(py, &data[..n])?;
-    } else {
-        // The buffer is larger than the data: copy into a slice of the data's length.
-        let part = mv.get_item(pyo3::types::PySlice::new(py, 0, n as isize, 1))?;
-        PyBuffer::<u8>::get(&part)?.copy_from_slice(py, &data[..n])?;
-    }
-    Ok(n)
-}
-
 impl StreamCore {
     fn conn(&self) -> &Rc<Conn> {
         &self.conn.0
@@ -492,16 +482,41 @@ impl StreamCore {
         // as its handle (as asyncio's selector keeps a reading transport alive), until
         // `lost` takes the handle out and closes it.
         let c = self.conn().clone();
-        let r = self.with_stream(py, |s| match s {
-            Stream::Tcp(t) if t.is_reading() => Ok(()),
-            Stream::Tcp(t) => t
-                .read_resume()
-                .or_else(|_| t.read_start(move |_, r| Python::attach(|py| c.on_read(py, r)))),
-            Stream::Pipe(p) if p.is_reading() => Ok(()),
-            Stream::Pipe(p) => p
-                .read_resume()
-                .or_else(|_| p.read_start(move |_, r| Python::attach(|py| c.on_read(py, r)))),
+        let buffered = matches!(&*c.on_data.borrow(py), Some(OnData::Buffered { .. }));
+        let same = c.read_mode.get() == Some(buffered);
+        let r = self.with_stream(py, |s| {
+            let sink: Rc<dyn uv::ReadSink> = c.bufsink.clone();
+            let c2 = c.clone();
+            match s {
+                Stream::Tcp(t) if same && t.is_reading() => Ok(()),
+                Stream::Tcp(t) if same => t.read_resume(),
+                Stream::Tcp(t) => {
+                    let _ = t.read_stop(); // reading the other way (set_protocol)
+                    if buffered {
+                        t.read_start_into(sink, move |_, r| {
+                            Python::attach(|py| c2.on_read_into(py, r))
+                        })
+                    } else {
+                        t.read_start(move |_, r| Python::attach(|py| c2.on_read(py, r)))
+                    }
+                }
+                Stream::Pipe(p) if same && p.is_reading() => Ok(()),
+                Stream::Pipe(p) if same => p.read_resume(),
+                Stream::Pipe(p) => {
+                    let _ = p.read_stop();
+                    if buffered {
+                        p.read_start_into(sink, move |_, r| {
+                            Python::attach(|py| c2.on_read_into(py, r))
+                        })
+                    } else {
+                        p.read_start(move |_, r| Python::attach(|py| c2.on_read(py, r)))
+                    }
+                }
+            }
         });
+        if matches!(r, Some(Ok(()))) {
+            c.read_mode.set(Some(buffered));
+        }
         match r {
             Some(Err(e)) if e != uv::Error::ENOTCONN => Err(os_error(e)), // ENOTCONN: after EOF
             _ => Ok(()),
@@ -556,6 +571,8 @@ impl StreamCore {
             low: Cell::new(DEFAULT_HIGH / 4),
             empty_waiter: GilCell::new(None),
             sendfile: Cell::new(false),
+            bufsink: Rc::new(BufSink::new()),
+            read_mode: Cell::new(None),
         });
         conn.set_protocol(py, protocol)?;
         Ok(StreamCore { conn: Shared(conn) })
@@ -693,8 +710,16 @@ impl StreamCore {
         Ok(())
     }
 
+    /// Sets the protocol; reading switches to its kind's way (into `get_buffer`'s buffer
+    /// or the loop's) if it is on.
     fn set_protocol(&self, py: Python<'_>, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.conn().set_protocol(py, protocol)
+        let conn = self.conn();
+        conn.set_protocol(py, protocol)?;
+        let reading = conn.started.get() && !conn.reading_paused.get() && !conn.closing.get();
+        if reading && conn.read_mode.get().is_some() {
+            self.read_on(py)?;
+        }
+        Ok(())
     }
 
     fn get_protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {

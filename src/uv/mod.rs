@@ -33,6 +33,7 @@ pub use pipe::{PendingHandle, Pipe, PipeName, SendHandle};
 pub use poll::{Poll, PollEvents};
 pub use process::{ExitStatus, Process, ProcessOptions, Stdio, kill};
 pub use signal::Signal;
+pub use stream::ReadSink;
 pub use sync::{
     Barrier, Condvar, Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard,
     Semaphore, WaitTimeoutResult,

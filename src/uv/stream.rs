@@ -4,8 +4,9 @@
 //! Reads land in one buffer per loop (reads are sequential on a loop thread: libuv asks for a
 //! buffer, reads into it and calls back before anything else runs), lent to the read callback as
 //! a `&[u8]`; no allocation per read. A stream can instead read into its own buffer
-//! ([`read_start_owned`]), which the async layer swaps out whole: the bytes are then copied
-//! once, by the kernel. Write requests are pooled per stream and keep the written
+//! ([`read_start_owned`]), which the async layer swaps out whole, or into memory its reader
+//! provides for each read ([`ReadSink`], `read_start_into`): the bytes are then copied once,
+//! by the kernel. Write requests are pooled per stream and keep the written
 //! buffers alive until their callback; a caller that wants no request at all uses `try_write`.
 
 use std::cell::{Cell, RefCell};
@@ -24,6 +25,32 @@ type ReadCb<H> = dyn FnMut(&H, Result<&[u8]>);
 type ConnectionCb<H> = dyn FnMut(&H, Result<()>);
 type CountCb<H> = dyn FnMut(&H, Result<usize>);
 
+/// Memory that a stream reads into, provided by its reader for each read
+/// (`read_start_into` on [`Tcp`](super::Tcp) and [`Pipe`](super::Pipe)).
+///
+/// # Safety
+///
+/// The `len` bytes at `ptr` that [`ReadSink::buffer`] returns must stay allocated, and be
+/// neither read nor written by anything else, until the sink's next `buffer` call or its
+/// drop: libuv writes the bytes it reads there after `buffer` returns, and the read callback
+/// (which gets how many) runs before anything else can. A `(null, 0)` buffer says there is no
+/// memory: the read then fails with `ENOBUFS`.
+pub unsafe trait ReadSink {
+    /// Memory for the next read; libuv suggests `suggested` bytes.
+    fn buffer(&self, suggested: usize) -> (*mut u8, usize);
+}
+
+/// How a stream reads.
+#[derive(Clone, Copy, PartialEq)]
+enum ReadMode {
+    /// Into the loop's buffer, lent to `read_cb`.
+    Loop,
+    /// Into `inbuf` (`read_start_owned`).
+    Owned,
+    /// Into `sink` (`read_start_into`).
+    Sink,
+}
+
 /// Free space offered to libuv for each read into a stream's own buffer.
 const OWN_READ_CHUNK: usize = 64 * 1024;
 
@@ -34,8 +61,12 @@ pub(crate) struct StreamState<H: 'static> {
     count_cb: Callback<CountCb<H>>,
     /// The stream's own read buffer, when reading with `read_start_owned`.
     inbuf: RefCell<Vec<u8>>,
-    /// Reads go to `inbuf` rather than to the loop's buffer.
-    owned_mode: Cell<bool>,
+    /// Where reads go (the callback is `count_cb` for `Owned` and `Sink`).
+    mode: Cell<ReadMode>,
+    /// The reader's memory, when reading with `read_start_into`; and how much of it libuv
+    /// was lent for the read in progress.
+    sink: RefCell<Option<std::rc::Rc<dyn ReadSink>>>,
+    sink_lent: Cell<usize>,
     connection_cb: Callback<ConnectionCb<H>>,
     pub(crate) write_pool: ReqPool<H, uv_write_t>,
     /// Pipes only: whether the pipe passes handles (IPC).
@@ -56,7 +87,9 @@ impl<H> StreamState<H> {
             read_cb: Callback::empty(),
             count_cb: Callback::empty(),
             inbuf: RefCell::new(Vec::new()),
-            owned_mode: Cell::new(false),
+            mode: Cell::new(ReadMode::Loop),
+            sink: RefCell::new(None),
+            sink_lent: Cell::new(0),
             connection_cb: Callback::empty(),
             write_pool: ReqPool::new(),
             ipc,
@@ -76,6 +109,7 @@ impl<H: StreamHandle> State for StreamState<H> {
         self.count_cb.clear();
         self.connection_cb.clear();
         self.write_pool.clear();
+        drop(self.sink.take());
         drop(self.keep_fd.take());
         self.has_read_cb.set(false);
     }
@@ -132,7 +166,7 @@ pub(crate) fn read_start<H: StreamHandle>(
     h: &H,
     cb: impl FnMut(&H, Result<&[u8]>) + 'static,
 ) -> Result<()> {
-    start_reading(h, false)?;
+    start_reading(h, ReadMode::Loop)?;
     // Installed only once libuv accepted the start: a refused start keeps the old one.
     let state = h.owned().state();
     state.read_cb.set(Box::new(cb));
@@ -147,8 +181,28 @@ pub(crate) fn read_start_owned<H: StreamHandle>(
     h: &H,
     cb: impl FnMut(&H, Result<usize>) + 'static,
 ) -> Result<()> {
-    start_reading(h, true)?;
+    start_reading(h, ReadMode::Owned)?;
     let state = h.owned().state();
+    state.count_cb.set(Box::new(cb));
+    state.read_cb.clear();
+    state.has_read_cb.set(true);
+    Ok(())
+}
+
+/// Starts reading into the memory `sink` provides: `cb` gets how many bytes each read put
+/// there (or the error, `Error::EOF` at the end).
+pub(crate) fn read_start_into<H: StreamHandle>(
+    h: &H,
+    sink: std::rc::Rc<dyn ReadSink>,
+    cb: impl FnMut(&H, Result<usize>) + 'static,
+) -> Result<()> {
+    let state = h.owned().state();
+    let old = state.sink.replace(Some(sink));
+    if let Err(e) = start_reading(h, ReadMode::Sink) {
+        drop(state.sink.replace(old));
+        return Err(e);
+    }
+    drop(old);
     state.count_cb.set(Box::new(cb));
     state.read_cb.clear();
     state.has_read_cb.set(true);
@@ -160,23 +214,81 @@ pub(crate) fn read_resume<H: StreamHandle>(h: &H) -> Result<()> {
     if !state.has_read_cb.get() {
         return Err(Error::EINVAL);
     }
-    start_reading(h, state.owned_mode.get())
+    start_reading(h, state.mode.get())
 }
 
-fn start_reading<H: StreamHandle>(h: &H, owned_mode: bool) -> Result<()> {
+fn start_reading<H: StreamHandle>(h: &H, mode: ReadMode) -> Result<()> {
     let raw = stream(h)?;
-    let rc = if owned_mode {
-        // SAFETY: `raw` is an open stream made by `H`; the callbacks match its type.
-        unsafe { uv_read_start(raw, Some(alloc_own::<H>), Some(on_read_own::<H>)) }
-    } else {
-        // SAFETY: `raw` is an open stream; the callbacks match the handle's type.
-        unsafe { uv_read_start(raw, Some(alloc_read_buffer), Some(on_read::<H>)) }
+    let (alloc, read): (uv_alloc_cb, uv_read_cb) = match mode {
+        ReadMode::Owned => (Some(alloc_own::<H>), Some(on_read_own::<H>)),
+        ReadMode::Sink => (Some(alloc_sink::<H>), Some(on_read_sink::<H>)),
+        ReadMode::Loop => (Some(alloc_read_buffer), Some(on_read::<H>)),
     };
+    // SAFETY: `raw` is an open stream made by `H`; the callbacks are those of its type.
+    let rc = unsafe { uv_read_start(raw, alloc, read) };
     check(rc)?;
     let state = h.owned().state();
     state.reading.set(true);
-    state.owned_mode.set(owned_mode);
+    state.mode.set(mode);
     Ok(())
+}
+
+/// The alloc callback of reads into a reader's sink: the memory it provides.
+unsafe extern "C" fn alloc_sink<H: StreamHandle>(
+    raw: *mut uv_handle_t,
+    suggested: usize,
+    buf: *mut uv_buf_t,
+) {
+    let mut lent: (*mut u8, usize) = (std::ptr::null_mut(), 0);
+    // SAFETY: libuv calls this only for open streams made by `H`; `dispatch` catches a panic
+    // of the sink (resumed from the loop's run) and leaves the buffer empty (ENOBUFS).
+    unsafe {
+        dispatch(raw, H::wrap, |h| {
+            let state = h.owned().state();
+            let sink = state.sink.borrow().clone();
+            if let Some(sink) = sink {
+                lent = sink.buffer(suggested);
+            }
+            state
+                .sink_lent
+                .set(if lent.0.is_null() { 0 } else { lent.1 });
+        });
+    }
+    let (base, len) = if lent.0.is_null() { (lent.0, 0) } else { lent };
+    // SAFETY: `buf` points to the uv_buf_t libuv asks us to fill.
+    unsafe {
+        *buf = uv_buf_t {
+            base: base.cast(),
+            len,
+        }
+    };
+}
+
+unsafe extern "C" fn on_read_sink<H: StreamHandle>(
+    raw: *mut uv_stream_t,
+    n: isize,
+    _buf: *const uv_buf_t,
+) {
+    if n == 0 {
+        return; // EAGAIN: nothing read
+    }
+    // SAFETY: libuv calls this only for open streams made by `H`.
+    unsafe {
+        dispatch(raw.cast(), H::wrap, |h| {
+            let owned = h.owned();
+            let state = owned.state();
+            let lent = state.sink_lent.replace(0);
+            let r = if n < 0 {
+                state.reading.set(false); // libuv stopped reading (EOF or error)
+                Err(Error::from_raw(n as i32))
+            } else if n as usize > lent {
+                Err(Error::ENOBUFS) // more than the sink lent: cannot happen
+            } else {
+                Ok(n as usize)
+            };
+            state.count_cb.call(owned.core(), |f| f(h, r));
+        })
+    }
 }
 
 /// The alloc callback of reads into a stream's own buffer: its spare capacity.
@@ -513,6 +625,24 @@ macro_rules! stream_methods {
                 cb: impl FnMut(&$ty, crate::Result<&[u8]>) + 'static,
             ) -> crate::Result<()> {
                 $crate::uv::stream::read_start(self, cb)
+            }
+
+            /// Starts reading into memory that `sink` provides for each read (see
+            /// [`ReadSink`](crate::ReadSink)): `cb` gets how many bytes a read put into the
+            /// buffer the sink gave last, then `Err(Error::EOF)` at end of stream or another
+            /// error. No copy but the kernel's: for readers that hand the memory on (a
+            /// language runtime's byte strings, say).
+            ///
+            /// # Errors
+            ///
+            /// As `read_start`.
+            #[doc(alias = "uv_read_start")]
+            pub fn read_start_into(
+                &self,
+                sink: std::rc::Rc<dyn $crate::ReadSink>,
+                cb: impl FnMut(&$ty, crate::Result<usize>) + 'static,
+            ) -> crate::Result<()> {
+                $crate::uv::stream::read_start_into(self, sink, cb)
             }
 
             /// Reads again with the callback of the last `read_start` (after `read_stop`, for

@@ -306,6 +306,119 @@ def test_buffered_protocol_reads_into_its_buffer(loop):
     assert run(loop, main())
 
 
+def buffered_client(loop, protocol_factory, payload):
+    """Connects `protocol_factory()` to a server that sends `payload` and closes; the
+    protocol, once its connection is lost, and the exception handler's contexts."""
+    contexts = []
+    loop.set_exception_handler(lambda _loop, ctx: contexts.append(ctx))
+
+    async def main():
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.setblocking(False)
+        t, p = await loop.create_connection(protocol_factory, *srv.getsockname())
+        conn, _ = await loop.sock_accept(srv)
+        try:
+            await loop.sock_sendall(conn, payload)
+        except OSError:
+            pass  # the client gave up first
+        conn.close()
+        await asyncio.wait_for(p.lost, 10)
+        srv.close()
+        return p
+
+    return run(loop, main()), contexts
+
+
+class Lost:
+    def __init__(self, loop):
+        self.lost = loop.create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+def test_buffered_protocol_into_memoryview_slices(loop):
+    class Sliced(Lost, asyncio.BufferedProtocol):
+        def __init__(self):
+            super().__init__(loop)
+            self.store = bytearray(64)
+            self.got = bytearray()
+
+        def get_buffer(self, sizehint):
+            return memoryview(self.store)[8:24]  # 16 bytes at a time
+
+        def buffer_updated(self, nbytes):
+            self.got += self.store[8:8 + nbytes]
+
+    payload = os.urandom(50_000)
+    p, contexts = buffered_client(loop, Sliced, payload)
+    assert bytes(p.got) == payload and contexts == []
+
+
+@pytest.mark.parametrize("fault", ["raises", "empty", "read-only"])
+def test_buffered_protocol_get_buffer_fault_is_a_fatal_error(loop, fault):
+    class Faulty(Lost, asyncio.BufferedProtocol):
+        def get_buffer(self, sizehint):
+            if fault == "raises":
+                raise ZeroDivisionError("no buffer today")
+            return bytearray() if fault == "empty" else b"read-only bytes"
+
+        def buffer_updated(self, nbytes):
+            raise AssertionError("nothing can have been read")
+
+    p, contexts = buffered_client(loop, lambda: Faulty(loop), b"x" * 100)
+    exc = p.lost.result()
+    expected = {"raises": ZeroDivisionError, "empty": RuntimeError, "read-only": TypeError}
+    assert isinstance(exc, expected[fault]), exc
+    message = ("Fatal read error on socket transport" if fault == "read-only"
+               else "Fatal error: protocol.get_buffer() call failed.")
+    assert contexts and contexts[0]["message"] == message
+
+
+def test_set_protocol_between_plain_and_buffered_loses_no_bytes(loop):
+    got = bytearray()
+
+    class Buffered(Lost, asyncio.BufferedProtocol):
+        def __init__(self, first):
+            super().__init__(loop)
+            self.lost = first.lost
+            self.buf = bytearray(100)
+            self.first = first
+
+        def get_buffer(self, sizehint):
+            return self.buf
+
+        def buffer_updated(self, nbytes):
+            got.extend(self.buf[:nbytes])
+            if len(got) > 40_000:
+                self.transport.set_protocol(self.first)  # and back to plain
+
+    class Plain(Lost, asyncio.Protocol):
+        def __init__(self):
+            super().__init__(loop)
+            self.switched = False
+
+        def data_received(self, data):
+            got.extend(data)
+            if not self.switched and len(got) > 10_000:
+                self.switched = True
+                b = Buffered(self)
+                b.transport = self.transport
+                self.transport.set_protocol(b)
+
+        def eof_received(self):
+            return None
+
+    payload = os.urandom(200_000)
+    p, contexts = buffered_client(loop, Plain, payload)
+    assert p.switched and bytes(got) == payload and contexts == []
+
+
 def test_server_close_clients_and_wait_closed(loop):
     async def main():
         server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
