@@ -330,3 +330,29 @@ def test_timers_are_not_grossly_late(loop):
     lateness.sort()
     assert lateness[150] < 0.010, f"median lateness {lateness[150]*1e3:.1f} ms"
     assert lateness[-1] < 0.250, f"worst lateness {lateness[-1]*1e3:.1f} ms"
+
+
+def test_tiny_sleeps_take_few_iterations(loop):
+    # CPython's test_timeout_rounding: sleeps of 10 ms down to 1e-10 s take about 12 loop
+    # iterations (at most 20): a timer shorter than the poll's resolution must not spin.
+    # asyncio's iterations are counted through its _run_once, rsuv's by the core's _stats().
+    async def wait():
+        for d in (1e-2, 1e-4, 1e-6, 1e-8, 1e-10):
+            await asyncio.sleep(d)
+
+    if hasattr(loop, "_stats"):
+        count = lambda: loop._stats()[0]  # noqa: E731
+    else:
+        calls = [0]
+        orig = loop._run_once
+
+        def counted():
+            calls[0] += 1
+            orig()
+
+        loop._run_once = counted
+        count = lambda: calls[0]  # noqa: E731
+    run(loop, asyncio.sleep(0))
+    before = count()
+    run(loop, wait())
+    assert count() - before <= 20
