@@ -238,6 +238,24 @@ impl SockOp {
     }
 }
 
+/// Whether the loop's transport registry (`_sock.py`: `_transports`, a
+/// `WeakValueDictionary` by descriptor) names `fd`: its `data` dict is looked at directly
+/// (its `__len__`/`get` are Python code); the loop's own `_ensure_fd_no_transport` then
+/// decides (a closing transport does not count).
+fn owned_by_a_transport(lp: &Bound<'_, LoopCore>, fd: RawFd) -> bool {
+    let py = lp.py();
+    let data = lp
+        .getattr(pyo3::intern!(py, "_transports"))
+        .and_then(|t| t.getattr(pyo3::intern!(py, "data")));
+    match data {
+        Ok(d) => match d.cast::<PyDict>() {
+            Ok(d) => d.contains(fd).unwrap_or(true),
+            Err(_) => true, // not what we made: let the Python check say
+        },
+        Err(_) => false, // no transport was ever made on this loop
+    }
+}
+
 /// A `sock_*` call to start in Rust.
 pub(crate) enum Call<'a, 'py> {
     Recv(usize),
@@ -272,10 +290,8 @@ pub(crate) fn begin(
         Started::Wait(op) => op,
     };
     lp.get().inner().check_open()?;
-    if let Ok(t) = lp.getattr(pyo3::intern!(py, "_transports")) {
-        if t.len().unwrap_or(1) > 0 {
-            lp.call_method1(pyo3::intern!(py, "_ensure_fd_no_transport"), (fd,))?;
-        }
+    if owned_by_a_transport(lp, fd) {
+        lp.call_method1(pyo3::intern!(py, "_ensure_fd_no_transport"), (fd,))?;
     }
     let (op, fut) = op.with_future(py, &LoopCore::future_kwargs(lp)?, fd, writer)?;
     lp.get()
