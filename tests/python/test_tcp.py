@@ -648,7 +648,8 @@ def test_slow_reader_with_64_mib_queued_loses_nothing(loop):
         await sink.lost
         server.close()
         await server.wait_closed()
-        return sink.n, sink.h.digest() == want.digest(), sink.first_at >= sink.resumed_at
+        waited = sink.resumed_at is not None and sink.first_at >= sink.resumed_at
+        return sink.n, sink.h.digest() == want.digest(), waited
 
     n, same, waited = run(loop, main(), timeout=60)
     assert n == 64 << 20 and same
