@@ -154,9 +154,10 @@ fn mtls_required_echoes_with_a_client_certificate_and_refuses_without() {
     assert!(hs.client_cert.unwrap().contains("client"));
 
     // TLS 1.3: s_client's handshake completes before the server has checked; its first read
-    // gets the alert, and nothing is echoed.
+    // gets the alert, and nothing is echoed. It may also read the alert and exit before the
+    // line reaches its stdin (seen under valgrind): then there is nothing to send.
     let mut without = s_client(&server, &[]);
-    without.send(b"should-not-echo\n");
+    without.send_if_running(b"should-not-echo\n");
     without.wait_for("alert certificate required");
     let (_, out) = without.finish();
     assert!(!out.contains("should-not-echo"), "{out}");

@@ -329,6 +329,18 @@ impl Proc {
         stdin.flush().unwrap();
     }
 
+    /// Like [`send`](Self::send), but a peer that has already exited (and closed its stdin)
+    /// is not an error: for peers that may end on their own before reading what is sent.
+    /// Says whether the bytes reached the pipe.
+    pub fn send_if_running(&mut self, bytes: &[u8]) -> bool {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        match stdin.write_all(bytes).and_then(|()| stdin.flush()) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
+            Err(e) => panic!("writing to {}: {e}", self.name),
+        }
+    }
+
     pub fn close_stdin(&mut self) {
         self.stdin.take();
     }
