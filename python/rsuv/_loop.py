@@ -22,6 +22,7 @@ from . import _rsuv
 from ._net import NetMixin
 from ._sendfile import SendfileMixin
 from ._sock import SockMixin
+from ._tls import TlsMixin
 from ._udp import DatagramMixin
 
 __all__ = ("Loop",)
@@ -111,7 +112,7 @@ def _enum(cls, value):
         return value
 
 
-class Loop(SockMixin, NetMixin, DatagramMixin, SendfileMixin, _rsuv.LoopCore,
+class Loop(SockMixin, TlsMixin, NetMixin, DatagramMixin, SendfileMixin, _rsuv.LoopCore,
            asyncio.AbstractEventLoop):
     """An asyncio event loop on libuv, with its core in Rust.
 

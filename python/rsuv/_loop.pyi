@@ -7,9 +7,10 @@ from . import _rsuv
 from ._net import NetMixin
 from ._sendfile import SendfileMixin
 from ._sock import SockMixin
+from ._tls import TlsMixin
 from ._udp import DatagramMixin
 
-class Loop(SockMixin, NetMixin, DatagramMixin, SendfileMixin, _rsuv.LoopCore,
+class Loop(SockMixin, TlsMixin, NetMixin, DatagramMixin, SendfileMixin, _rsuv.LoopCore,
            asyncio.AbstractEventLoop):
     """An asyncio event loop on libuv, with its core in Rust."""
     def __init__(

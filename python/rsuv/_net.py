@@ -21,16 +21,11 @@ import weakref
 from asyncio import base_events, events, exceptions, staggered, tasks, trsock
 from asyncio.log import logger
 
+from ._tls import check_ssl_args, client_context
 from ._transports import StreamTransport
 
 _ACCEPT_RETRY_DELAY = 1.0  # seconds, after EMFILE and friends (asyncio's)
 _HAS_IPV6 = hasattr(socket, "AF_INET6")
-
-
-def _no_tls(ssl, what="ssl"):
-    if ssl:
-        raise NotImplementedError(f"rsuv: {what} is not supported yet (TLS comes with the "
-                                  "next part of the Python loop)")
 
 
 def _interleave(infos, first_family_count=1):
@@ -52,8 +47,9 @@ def _interleave(infos, first_family_count=1):
 class Server(events.AbstractServer):
     """A listening server (what `create_server` and `create_unix_server` return)."""
 
-    def __init__(self, loop, sockets, protocol_factory, backlog):
+    def __init__(self, loop, sockets, protocol_factory, backlog, tls=None):
         self._loop = loop
+        self._tls = tls  # (context, handshake timeout, shutdown timeout) of a TLS server
         self._sockets = sockets
         self._clients = weakref.WeakSet()
         self._waiters = []
@@ -216,11 +212,15 @@ class NetMixin:
         """Connects to `host:port` (or wraps the connected `sock`): `(transport, protocol)`."""
         if server_hostname is not None and not ssl:
             raise ValueError("server_hostname is only meaningful with ssl")
-        if ssl_handshake_timeout is not None and not ssl:
-            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
-        if ssl_shutdown_timeout is not None and not ssl:
-            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
-        _no_tls(ssl)
+        if server_hostname is None and ssl:
+            if not host:
+                raise ValueError("You must set server_hostname when using ssl without a host")
+            server_hostname = host
+        check_ssl_args(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        tls = None
+        if ssl:
+            tls = (client_context(ssl), server_hostname, ssl_handshake_timeout,
+                   ssl_shutdown_timeout)
         if happy_eyeballs_delay is not None and interleave is None:
             interleave = 1  # RFC 8305's default when racing
         if host is not None or port is not None:
@@ -228,12 +228,13 @@ class NetMixin:
                 raise ValueError("host/port and sock can not be specified at the same time")
             sock = await self._connect_any(host, port, family, proto, flags, local_addr,
                                            happy_eyeballs_delay, interleave, all_errors)
-            return await self._connection_transport(sock, protocol_factory)
+            return await self._connection_transport(sock, protocol_factory, tls=tls)
         if sock is None:
             raise ValueError("host and port was not specified and no sock specified")
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
-        return await self._connection_transport(sock, protocol_factory, keep_sock=True)
+        return await self._connection_transport(sock, protocol_factory, keep_sock=True,
+                                                tls=tls)
 
     async def _connect_any(self, host, port, family, proto, flags, local_addr, delay,
                            interleave, all_errors):
@@ -275,12 +276,22 @@ class NetMixin:
         finally:
             flat = errors = None
 
-    async def _connection_transport(self, sock, protocol_factory, extra=None, keep_sock=False):
+    async def _connection_transport(self, sock, protocol_factory, extra=None, keep_sock=False,
+                                    tls=None, server_side=False):
+        """The transport of a connected `sock`, once ready: with `tls` (context, server
+        hostname, handshake and shutdown timeouts), once the handshake is done."""
         sock.setblocking(False)
         protocol = protocol_factory()
         waiter = self.create_future()
-        transport = self._make_socket_transport(sock, protocol, waiter, extra=extra,
-                                                keep_sock=keep_sock)
+        if tls is None:
+            transport = self._make_socket_transport(sock, protocol, waiter, extra=extra,
+                                                    keep_sock=keep_sock)
+        else:
+            context, hostname, hs_timeout, sd_timeout = tls
+            transport = self._make_ssl_transport(
+                sock, protocol, context, waiter, server_side=server_side,
+                server_hostname=hostname, extra=extra, ssl_handshake_timeout=hs_timeout,
+                ssl_shutdown_timeout=sd_timeout, keep_sock=keep_sock)
         try:
             await waiter
         except BaseException:
@@ -293,12 +304,12 @@ class NetMixin:
         """Wraps a connection accepted elsewhere: `(transport, protocol)`."""
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
-        if ssl_handshake_timeout is not None and not ssl:
-            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
-        if ssl_shutdown_timeout is not None and not ssl:
-            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
-        _no_tls(ssl)
-        return await self._connection_transport(sock, protocol_factory, keep_sock=True)
+        check_ssl_args(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        tls = None
+        if ssl:
+            tls = (ssl, None, ssl_handshake_timeout, ssl_shutdown_timeout)
+        return await self._connection_transport(sock, protocol_factory, keep_sock=True,
+                                                tls=tls, server_side=True)
 
     async def create_server(self, protocol_factory, host=None, port=None, *,
                             family=socket.AF_UNSPEC, flags=socket.AI_PASSIVE, sock=None,
@@ -308,11 +319,8 @@ class NetMixin:
         """A TCP server on `host:port` (several hosts, every address of each) or `sock`."""
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
-        if ssl_handshake_timeout is not None and ssl is None:
-            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
-        if ssl_shutdown_timeout is not None and ssl is None:
-            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
-        _no_tls(ssl)
+        check_ssl_args(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        tls = (ssl, ssl_handshake_timeout, ssl_shutdown_timeout) if ssl else None
         if host is not None or port is not None:
             if sock is not None:
                 raise ValueError("host/port and sock can not be specified at the same time")
@@ -328,7 +336,7 @@ class NetMixin:
             sockets = [sock]
         for s in sockets:
             s.setblocking(False)
-        server = Server(self, sockets, protocol_factory, backlog)
+        server = Server(self, sockets, protocol_factory, backlog, tls)
         if start_serving:
             server._start_serving()
             await tasks.sleep(0)
@@ -429,6 +437,9 @@ class NetMixin:
             self._start_serving(protocol_factory, sock, server, backlog)
 
     def _accepted(self, protocol_factory, conn, addr, server):
+        if server._tls is not None:
+            self.create_task(self._accepted_tls(protocol_factory, conn, addr, server))
+            return
         try:
             protocol = protocol_factory()
             self._make_socket_transport(conn, protocol, extra={"peername": addr},
@@ -441,6 +452,37 @@ class NetMixin:
                 "message": "Error on transport creation for incoming connection",
                 "exception": exc,
             })
+
+    async def _accepted_tls(self, protocol_factory, conn, addr, server):
+        """A TLS connection accepted: its handshake runs here; a failure closes it (and is
+        reported in debug mode), as asyncio's servers do."""
+        protocol = transport = None
+        context, hs_timeout, sd_timeout = server._tls
+        try:
+            protocol = protocol_factory()
+            waiter = self.create_future()
+            transport = self._make_ssl_transport(
+                conn, protocol, context, waiter, server_side=True, extra={"peername": addr},
+                server=server, ssl_handshake_timeout=hs_timeout, ssl_shutdown_timeout=sd_timeout)
+            try:
+                await waiter
+            except BaseException:
+                transport.close()
+                waiter = None  # the exception it holds would keep the protocol alive
+                raise
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            if transport is None:
+                conn.close()
+            if self.get_debug():
+                context = {"message": "Error on transport creation for incoming connection",
+                           "exception": exc}
+                if protocol is not None:
+                    context["protocol"] = protocol
+                if transport is not None:
+                    context["transport"] = transport
+                self.call_exception_handler(context)
 
     # --- Unix sockets ------------------------------------------------------------------
 
@@ -455,13 +497,15 @@ class NetMixin:
                                      sock=None, server_hostname=None,
                                      ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
         """Connects to the Unix socket at `path` (or wraps `sock`)."""
-        _no_tls(ssl)
-        if server_hostname is not None:
+        tls = None
+        if ssl:
+            if server_hostname is None:
+                raise ValueError("you have to pass server_hostname when using ssl")
+            tls = (client_context(ssl), server_hostname, ssl_handshake_timeout,
+                   ssl_shutdown_timeout)
+        elif server_hostname is not None:
             raise ValueError("server_hostname is only meaningful with ssl")
-        if ssl_handshake_timeout is not None:
-            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
-        if ssl_shutdown_timeout is not None:
-            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+        check_ssl_args(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
         if path is not None:
             if sock is not None:
                 raise ValueError("path and sock can not be specified at the same time")
@@ -473,12 +517,13 @@ class NetMixin:
             except BaseException:
                 sock.close()
                 raise
-            return await self._connection_transport(sock, protocol_factory)
+            return await self._connection_transport(sock, protocol_factory, tls=tls)
         if sock is None:
             raise ValueError("no path and sock were specified")
         if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
             raise ValueError(f"A UNIX Domain Stream Socket was expected, got {sock!r}")
-        return await self._connection_transport(sock, protocol_factory, keep_sock=True)
+        return await self._connection_transport(sock, protocol_factory, keep_sock=True,
+                                                tls=tls)
 
     async def create_unix_server(self, protocol_factory, path=None, *, sock=None, backlog=100,
                                  ssl=None, ssl_handshake_timeout=None,
@@ -489,11 +534,8 @@ class NetMixin:
         still the one bound."""
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
-        if ssl_handshake_timeout is not None and not ssl:
-            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
-        if ssl_shutdown_timeout is not None and not ssl:
-            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
-        _no_tls(ssl)
+        check_ssl_args(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        tls = (ssl, ssl_handshake_timeout, ssl_shutdown_timeout) if ssl else None
         if path is not None:
             if sock is not None:
                 raise ValueError("path and sock can not be specified at the same time")
@@ -512,7 +554,7 @@ class NetMixin:
                 except FileNotFoundError:
                     pass
         sock.setblocking(False)
-        server = Server(self, [sock], protocol_factory, backlog)
+        server = Server(self, [sock], protocol_factory, backlog, tls)
         if start_serving:
             server._start_serving()
             await tasks.sleep(0)

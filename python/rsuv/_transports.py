@@ -34,6 +34,7 @@ class StreamTransport(asyncio.Transport):
     """A TCP or Unix stream socket's transport on an rsuv loop."""
 
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
+    _start_tls_compatible = True
 
     def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None,
                  keep_sock=False):
@@ -57,7 +58,8 @@ class StreamTransport(asyncio.Transport):
         self._core = core = _rsuv.StreamCore(loop, fd, unix, protocol, self)
         for name in ("write", "writelines", "write_eof", "is_closing", "close", "abort",
                      "pause_reading", "resume_reading", "is_reading", "get_write_buffer_size",
-                     "get_write_buffer_limits", "set_write_buffer_limits", "get_protocol"):
+                     "get_write_buffer_limits", "set_write_buffer_limits", "get_protocol",
+                     "_force_close"):
             setattr(self, name, getattr(core, name))
         loop._transport_fds()[self._fd] = self
         if server is not None:

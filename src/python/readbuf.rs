@@ -110,6 +110,17 @@ impl BufSink {
         drop(old);
     }
 
+    /// What the collector sees of it (`get_buffer` holds the protocol).
+    pub(crate) fn traverse(
+        &self,
+        visit: &pyo3::gc::PyVisit<'_>,
+    ) -> Result<(), pyo3::PyTraverseError> {
+        if let Some(f) = self.get_buffer.peek() {
+            visit.call(&*f)?;
+        }
+        Ok(())
+    }
+
     /// After a read: releases the buffer it went into (before `buffer_updated`, so that the
     /// protocol may resize its bytearray there).
     pub(crate) fn release(&self, py: Python<'_>) {

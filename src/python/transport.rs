@@ -670,6 +670,14 @@ impl StreamCore {
         self.conn().force_close(py, None)
     }
 
+    /// asyncio's `_force_close(exc)` (what `sslproto` calls on a fatal TLS error): as
+    /// `abort`, with `connection_lost(exc)`.
+    #[pyo3(signature = (exc=None))]
+    fn _force_close(&self, py: Python<'_>, exc: Option<Bound<'_, PyAny>>) {
+        let exc = exc.filter(|e| !e.is_none()).map(PyErr::from_value);
+        self.conn().force_close(py, exc)
+    }
+
     fn is_closing(&self) -> bool {
         self.conn().closing.get()
     }
@@ -781,6 +789,9 @@ impl StreamCore {
         let protocol = conn.protocol.borrow_mut(py).take();
         let transport = conn.transport.borrow_mut(py).take();
         drop((stream, on_data, protocol, transport));
+        // A buffered protocol's get_buffer and the buffer lent last hold the protocol too.
+        conn.bufsink.set_get_buffer(py, None);
+        drop(conn.bufsink.take_error(py));
         r
     }
 
@@ -816,6 +827,7 @@ impl StreamCore {
         if let Some(w) = conn.empty_waiter.peek() {
             visit.call(&*w)?;
         }
+        conn.bufsink.traverse(&visit)?;
         visit.call(&conn.loop_)
     }
 }
