@@ -21,7 +21,9 @@ from asyncio.log import logger
 from . import _rsuv
 from ._net import NetMixin
 from ._sendfile import SendfileMixin
+from ._pipes import PipeMixin
 from ._sock import SockMixin
+from ._subprocess import SubprocessMixin
 from ._tls import TlsMixin
 from ._udp import DatagramMixin
 
@@ -112,7 +114,8 @@ def _enum(cls, value):
         return value
 
 
-class Loop(SockMixin, TlsMixin, NetMixin, DatagramMixin, SendfileMixin, _rsuv.LoopCore,
+class Loop(SockMixin, TlsMixin, NetMixin, DatagramMixin, SendfileMixin, PipeMixin,
+           SubprocessMixin, _rsuv.LoopCore,
            asyncio.AbstractEventLoop):
     """An asyncio event loop on libuv, with its core in Rust.
 

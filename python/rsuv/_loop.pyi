@@ -6,11 +6,14 @@ from typing import Any, Callable, Optional
 from . import _rsuv
 from ._net import NetMixin
 from ._sendfile import SendfileMixin
+from ._pipes import PipeMixin
 from ._sock import SockMixin
+from ._subprocess import SubprocessMixin
 from ._tls import TlsMixin
 from ._udp import DatagramMixin
 
-class Loop(SockMixin, TlsMixin, NetMixin, DatagramMixin, SendfileMixin, _rsuv.LoopCore,
+class Loop(SockMixin, TlsMixin, NetMixin, DatagramMixin, SendfileMixin, PipeMixin,
+           SubprocessMixin, _rsuv.LoopCore,
            asyncio.AbstractEventLoop):
     """An asyncio event loop on libuv, with its core in Rust."""
     def __init__(

@@ -3,6 +3,7 @@ and on rsuv. Certificates are made at run time with the `openssl` command (a CA,
 certificate for localhost and 127.0.0.1, a client certificate)."""
 
 import asyncio
+import faulthandler
 import gc
 import os
 import socket
@@ -351,3 +352,20 @@ def test_tls_arguments_without_ssl_are_refused(loop):
 
     errors = run(loop, main())
     assert len(errors) == 2 and all("only meaningful with ssl" in e for e in errors)
+
+
+INTEROP = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "tls-interop",
+                       "tls_interop_check.py")
+
+
+@pytest.mark.rsuv_only
+def test_the_shared_tls_interop_check_passes_on_rsuv(loop_name):
+    """../shared/tls-interop: openssl s_client/s_server and Python's blocking ssl as peers
+    of an rsuv server and client (23 checks, ~25 s)."""
+    if not os.path.exists(INTEROP):
+        pytest.skip("../shared/tls-interop is not beside this checkout")
+    faulthandler.dump_traceback_later(330, exit=True)  # beyond the suite's 30 s per test
+    r = subprocess.run([sys.executable, INTEROP, "--loop", "rsuv:new_event_loop"],
+                       capture_output=True, text=True, timeout=300)
+    summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-2000:]
+    assert r.returncode == 0 and " 0 failed" in summary, r.stdout[-4000:] + r.stderr[-2000:]
