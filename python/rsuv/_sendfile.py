@@ -14,6 +14,15 @@ from ._sock import _check_sendfile_params
 _FALLBACK_BLOCK = 256 * 1024
 
 
+def _writing_paused(transport):
+    """Whether `transport` has paused its protocol's writing: the Rust core says so for
+    rsuv's stream transports; asyncio's flow-control transports (TLS's) keep a flag."""
+    core = getattr(transport, "_core", None)
+    if core is not None:
+        return core.writing_paused()
+    return bool(getattr(transport, "_protocol_paused", False))
+
+
 class _Drain(asyncio.Protocol):
     """Stands in for a transport's protocol during a fallback sendfile: turns
     pause_writing/resume_writing into a future to wait on, and hands everything back."""
@@ -22,7 +31,7 @@ class _Drain(asyncio.Protocol):
         self._transport = transport
         self._proto = transport.get_protocol()
         self._resume_reading = transport.is_reading()
-        self._was_paused = transport._core.writing_paused()
+        self._was_paused = _writing_paused(transport)
         transport.pause_reading()
         transport.set_protocol(self)
         loop = transport._loop
@@ -63,7 +72,7 @@ class _Drain(asyncio.Protocol):
             self._transport.resume_reading()
         if self._ready is not None:
             self._ready.cancel()
-        if self._was_paused and not self._transport._core.writing_paused():
+        if self._was_paused and not _writing_paused(self._transport):
             self._proto.resume_writing()
 
 

@@ -376,3 +376,38 @@ def test_the_shared_tls_interop_check_passes_on_rsuv(loop_name):
                        capture_output=True, text=True, timeout=300)
     summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-2000:]
     assert r.returncode == 0 and " 0 failed" in summary, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+def test_loop_sendfile_over_tls_falls_back_and_sends_everything(loop, pki, tmp_path):
+    data = os.urandom(3 << 20)
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+
+    want = data[1000:]
+
+    async def main():
+        got = bytearray()
+        done = loop.create_future()
+
+        class Sink(asyncio.Protocol):
+            def data_received(self, d):
+                got.extend(d)
+                if len(got) >= len(want) and not done.done():
+                    done.set_result(None)
+
+        srv = await loop.create_server(Sink, "127.0.0.1", 0, ssl=server_ctx(pki))
+        port = srv.sockets[0].getsockname()[1]
+        tr, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port,
+                                             ssl=client_ctx(pki), server_hostname="localhost")
+        with open(path, "rb") as f:
+            sent = await loop.sendfile(tr, f, offset=1000)
+            pos = f.tell()
+        await asyncio.wait_for(done, 10)
+        tr.close()
+        srv.close()
+        await srv.wait_closed()
+        return sent, pos, bytes(got)
+
+    sent, pos, got = run(loop, main(), timeout=20)
+    assert sent == len(want) and pos == len(data)
+    assert got == want
