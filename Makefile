@@ -98,3 +98,5 @@ bench: setup python
 	python3 benches/run.py
 	$(PY) benches/loop_bench.py
 	$(PY) benches/py_echo_bench.py
+	$(PY) benches/py_tls_bench.py
+	$(PY) benches/py_proc_bench.py
