@@ -54,13 +54,7 @@ def run_one(loop, style, workload, secs, cpus):
                             "--secs", str(secs), "--server-pid", str(srv.pid)],
                            capture_output=True, text=True, timeout=120)
     finally:
-        if srv.poll() is None:
-            srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
+        stop_server(srv)
     m = RESULT.search(r.stdout)
     if r.returncode != 0 or not m:
         return {"error": (r.stdout + r.stderr)[-300:]}
@@ -69,6 +63,17 @@ def run_one(loop, style, workload, secs, cpus):
     ticks = int(res["server_ticks"]) / os.sysconf("SC_CLK_TCK")
     return {"rts_per_s": rts / elapsed, "cpu_us_per_rt": ticks * 1e6 / max(rts, 1),
             "p50_us": _num(res.get("p50_us")), "p99_us": _num(res.get("p99_us"))}
+
+
+def stop_server(srv):
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if srv.poll() is None:
+        srv.send_signal(signal.SIGTERM)
+    try:
+        srv.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        srv.kill()
+        srv.wait()
 
 
 def _num(v):

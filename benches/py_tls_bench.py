@@ -22,6 +22,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from py_echo_bench import stop_server  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RS_BENCH = os.path.join(ROOT, "target", "rsuv-bench", "release", "rsuv-bench")
 RESULT = re.compile(r"^tls_result (.*)$", re.M)
@@ -75,12 +78,7 @@ def run_one(server_cmd, workload, proto, secs, cpus):
                             "--server-pid", str(srv.pid)],
                            capture_output=True, text=True, timeout=120)
     finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
+        stop_server(srv)
     m = RESULT.search(r.stdout)
     if r.returncode != 0 or not m:
         return {"error": (r.stdout + r.stderr)[-300:]}

@@ -22,7 +22,7 @@ from asyncio import base_events, events, exceptions, staggered, tasks, trsock
 from asyncio.log import logger
 
 from ._tls import check_ssl_args, client_context
-from ._transports import StreamTransport
+from ._transports import StreamTransport, when_made
 
 _ACCEPT_RETRY_DELAY = 1.0  # seconds, after EMFILE and friends (asyncio's)
 _HAS_IPV6 = hasattr(socket, "AF_INET6")
@@ -292,12 +292,7 @@ class NetMixin:
                 sock, protocol, context, waiter, server_side=server_side,
                 server_hostname=hostname, extra=extra, ssl_handshake_timeout=hs_timeout,
                 ssl_shutdown_timeout=sd_timeout, keep_sock=keep_sock)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
-        return transport, protocol
+        return await when_made(transport, protocol, waiter)
 
     async def connect_accepted_socket(self, protocol_factory, sock, *, ssl=None,
                                       ssl_handshake_timeout=None, ssl_shutdown_timeout=None):

@@ -16,42 +16,89 @@ from asyncio import constants, futures, transports
 from asyncio.log import logger
 
 from . import _rsuv
+from ._transports import when_made
 
 _MAX_READ = 256 * 1024  # bytes per read (asyncio's)
 
 
-def _mode(fileno):
-    return os.fstat(fileno).st_mode
+class _PipeBase:
+    """What the two pipe transports share: the descriptor's checks, the protocol, closing
+    state, the warning for a transport dropped open, and `connection_lost` last."""
 
+    _refusal = "Pipe transport is for pipes/sockets only."
 
-class ReadPipeTransport(transports.ReadTransport):
-    """The read end of a pipe (or a FIFO, a socket, a character device) on an rsuv loop."""
-
-    def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
-        super().__init__(extra)
+    def _open(self, loop, pipe, protocol):
+        """Takes `pipe` (non-blocking from now on); the `stat` mode of its descriptor."""
         self._extra["pipe"] = pipe
         self._loop = loop
         self._pipe = pipe
         self._fileno = pipe.fileno()
         self._protocol = protocol
         self._closing = False
-        self._paused = False
-        mode = _mode(self._fileno)
+        mode = os.fstat(self._fileno).st_mode
         if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
-            self._pipe = None
-            self._fileno = None
-            self._protocol = None
-            raise ValueError("Pipe transport is for pipes/sockets only.")
+            self._pipe = self._fileno = self._protocol = None
+            raise ValueError(self._refusal)
         os.set_blocking(self._fileno, False)
-        loop.call_soon(protocol.connection_made, self)
-        # Reading starts after connection_made.
-        loop.call_soon(self._watch)
+        return mode
+
+    def _made(self, waiter, *then):
+        """`connection_made`, then each of `then`, then `waiter`, from the next iteration."""
+        self._loop.call_soon(self._protocol.connection_made, self)
+        for cb in then:
+            self._loop.call_soon(cb)
         if waiter is not None:
-            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
+            self._loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
 
     def __repr__(self):
         state = "closed" if self._pipe is None else ("closing" if self._closing else "open")
         return f"<{type(self).__name__} fd={self._fileno} {state}>"
+
+    def set_protocol(self, protocol):
+        self._protocol = protocol
+
+    def get_protocol(self):
+        return self._protocol
+
+    def is_closing(self):
+        return self._closing
+
+    def __del__(self, _warn=warnings.warn):
+        if getattr(self, "_pipe", None) is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._pipe.close()
+
+    def _fatal_error(self, exc, message="Fatal error on pipe transport"):
+        """Reports `exc` (in debug mode only where `_quiet` says so), then closes."""
+        if self._quiet(exc):
+            if self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._loop.call_exception_handler({
+                "message": message, "exception": exc, "transport": self,
+                "protocol": self._protocol})
+        self._close(exc)
+
+    def _call_connection_lost(self, exc):
+        if self._pipe is None:
+            return
+        try:
+            self._protocol.connection_lost(exc)
+        finally:
+            self._pipe.close()
+            self._pipe = None
+            self._protocol = None
+            self._loop = None
+
+
+class ReadPipeTransport(_PipeBase, transports.ReadTransport):
+    """The read end of a pipe (or a FIFO, a socket, a character device) on an rsuv loop."""
+
+    def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
+        super().__init__(extra)
+        self._paused = False
+        self._open(loop, pipe, protocol)
+        self._made(waiter, self._watch)  # reading starts after connection_made
 
     def _watch(self):
         if not self._closing and not self._paused:
@@ -93,80 +140,37 @@ class ReadPipeTransport(transports.ReadTransport):
     def is_reading(self):
         return not self._paused and not self._closing
 
-    def set_protocol(self, protocol):
-        self._protocol = protocol
-
-    def get_protocol(self):
-        return self._protocol
-
-    def is_closing(self):
-        return self._closing
-
     def close(self):
         if not self._closing:
             self._close(None)
 
-    def __del__(self, _warn=warnings.warn):
-        if self._pipe is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._pipe.close()
-
-    def _fatal_error(self, exc, message="Fatal error on pipe transport"):
-        if isinstance(exc, OSError) and exc.errno == errno.EIO:
-            # A pty whose other side is gone.
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                "message": message, "exception": exc, "transport": self,
-                "protocol": self._protocol})
-        self._close(exc)
+    @staticmethod
+    def _quiet(exc):
+        return isinstance(exc, OSError) and exc.errno == errno.EIO  # a pty's other side gone
 
     def _close(self, exc):
         self._closing = True
         self._unwatch()
         self._loop.call_soon(self._call_connection_lost, exc)
 
-    def _call_connection_lost(self, exc):
-        try:
-            self._protocol.connection_lost(exc)
-        finally:
-            self._pipe.close()
-            self._pipe = None
-            self._protocol = None
-            self._loop = None
 
-
-class WritePipeTransport(transports._FlowControlMixin, transports.WriteTransport):
+class WritePipeTransport(_PipeBase, transports._FlowControlMixin, transports.WriteTransport):
     """The write end of a pipe (or a FIFO, a socket, a character device) on an rsuv loop."""
+
+    _refusal = "Pipe transport is only for pipes, sockets and character devices"
 
     def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
         super().__init__(extra, loop)
-        self._extra["pipe"] = pipe
-        self._pipe = pipe
-        self._fileno = pipe.fileno()
-        self._protocol = protocol
         self._buffer = bytearray()
         self._conn_lost = 0
-        self._closing = False
         self._lost_scheduled = False
-        mode = _mode(self._fileno)
-        is_char = stat.S_ISCHR(mode)
-        is_fifo = stat.S_ISFIFO(mode)
-        is_socket = stat.S_ISSOCK(mode)
-        if not (is_char or is_fifo or is_socket):
-            self._pipe = None
-            self._fileno = None
-            self._protocol = None
-            raise ValueError("Pipe transport is only for pipes, sockets and character devices")
-        os.set_blocking(self._fileno, False)
-        loop.call_soon(protocol.connection_made, self)
+        mode = self._open(loop, pipe, protocol)
         # The reader going away makes a pipe's or a socket's write end readable: watched to
         # notice it even when nothing is written (a character device does not say so).
-        if is_socket or is_fifo:
-            loop.call_soon(self._watch_peer)
-        if waiter is not None:
-            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
+        if stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode):
+            self._made(waiter, self._watch_peer)
+        else:
+            self._made(waiter)
 
     def __repr__(self):
         state = "closed" if self._pipe is None else ("closing" if self._closing else "open")
@@ -251,15 +255,6 @@ class WritePipeTransport(transports._FlowControlMixin, transports.WriteTransport
             _rsuv.LoopCore.remove_reader(self._loop, self._fileno)
             self._schedule_lost(None)
 
-    def set_protocol(self, protocol):
-        self._protocol = protocol
-
-    def get_protocol(self):
-        return self._protocol
-
-    def is_closing(self):
-        return self._closing
-
     def close(self):
         if self._pipe is not None and not self._closing:
             self.write_eof()  # what is queued is written first
@@ -267,20 +262,9 @@ class WritePipeTransport(transports._FlowControlMixin, transports.WriteTransport
     def abort(self):
         self._close(None)
 
-    def __del__(self, _warn=warnings.warn):
-        if self._pipe is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._pipe.close()
-
-    def _fatal_error(self, exc, message="Fatal error on pipe transport"):
-        if isinstance(exc, OSError):
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                "message": message, "exception": exc, "transport": self,
-                "protocol": self._protocol})
-        self._close(exc)
+    @staticmethod
+    def _quiet(exc):
+        return isinstance(exc, OSError)  # the reader went away: the protocol hears of it
 
     def _close(self, exc=None):
         if self._pipe is None:
@@ -299,42 +283,20 @@ class WritePipeTransport(transports._FlowControlMixin, transports.WriteTransport
             self._conn_lost += 1
             self._loop.call_soon(self._call_connection_lost, exc)
 
-    def _call_connection_lost(self, exc):
-        if self._pipe is None:
-            return
-        try:
-            self._protocol.connection_lost(exc)
-        finally:
-            self._pipe.close()
-            self._pipe = None
-            self._protocol = None
-            self._loop = None
-
-
 class PipeMixin:
     """`connect_read_pipe` and `connect_write_pipe` for rsuv.Loop."""
 
     async def connect_read_pipe(self, protocol_factory, pipe):
-        protocol = protocol_factory()
-        waiter = self.create_future()
-        transport = ReadPipeTransport(self, pipe, protocol, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
-        return transport, protocol
+        return await self._connect_pipe(ReadPipeTransport, protocol_factory, pipe)
 
     async def connect_write_pipe(self, protocol_factory, pipe):
+        return await self._connect_pipe(WritePipeTransport, protocol_factory, pipe)
+
+    async def _connect_pipe(self, transport_class, protocol_factory, pipe):
         protocol = protocol_factory()
         waiter = self.create_future()
-        transport = WritePipeTransport(self, pipe, protocol, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
-        return transport, protocol
+        transport = transport_class(self, pipe, protocol, waiter)
+        return await when_made(transport, protocol, waiter)
 
 
 __all__ = ["PipeMixin", "ReadPipeTransport", "WritePipeTransport"]

@@ -30,6 +30,17 @@ def add_addresses(extra, sock):
                 extra[key] = None
 
 
+async def when_made(transport, protocol, waiter):
+    """`(transport, protocol)` once `waiter` is done; the transport closed if it failed or
+    the wait was cancelled."""
+    try:
+        await waiter
+    except BaseException:
+        transport.close()
+        raise
+    return transport, protocol
+
+
 class StreamTransport(asyncio.Transport):
     """A TCP or Unix stream socket's transport on an rsuv loop."""
 
