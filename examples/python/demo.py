@@ -1,10 +1,15 @@
-"""An asyncio program on rsuv: timers, a thread waking the loop, a signal, a task group.
+"""An asyncio program on rsuv: timers, a thread waking the loop, a signal, a task group, a
+TLS echo with a standard ssl.SSLContext (a certificate made with `openssl` for the run), and
+a child process through a pipe.
 
     python examples/python/demo.py
 """
 import asyncio
 import os
 import signal
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 
@@ -56,7 +61,47 @@ async def main():
         ts = [loop.create_task(square(n), name=f"square-{n}") for n in (1, 2, 3)]
         await asyncio.gather(*ts)
     print("task group:", {t.get_name(): t.result() for t in ts})
+
+    await tls_echo()
+
+    # A child process: a line through `tr` and back, its exit status.
+    p = await asyncio.create_subprocess_exec("tr", "a-z", "A-Z", stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE)
+    out, _ = await p.communicate(b"through a child process\n")
+    print(f"subprocess: {out.decode().strip()!r}, exit {p.returncode}")
     return "ok"
+
+
+async def tls_echo():
+    """A TLS echo server and client on this loop, with standard ssl.SSLContext objects."""
+    with tempfile.TemporaryDirectory() as d:
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ctx.load_cert_chain(cert, key)
+        client_ctx = ssl.create_default_context(cafile=cert)
+
+    async def echo(reader, writer):
+        writer.write(await reader.readline())
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx,
+                                                   server_hostname="localhost")
+    writer.write(b"hello over TLS\n")
+    line = await reader.readline()
+    tls = writer.get_extra_info("ssl_object")
+    print(f"TLS echo: {line.decode().strip()!r} ({tls.version()}, {tls.cipher()[0]}, "
+          f"certificate verified for {tls.server_hostname})")
+    writer.close()
+    await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
 
 
 if __name__ == "__main__":

@@ -16,4 +16,7 @@ def test_demo_program_runs_and_reports_each_step():
     assert any(l.startswith("woken by worker-1 after") for l in lines)
     assert "SIGUSR1 handled by add_signal_handler" in lines
     assert "task group: {'square-1': 1, 'square-2': 4, 'square-3': 9}" in lines
+    assert any(l.startswith("TLS echo: 'hello over TLS' (TLSv1.") and
+               "certificate verified for localhost" in l for l in lines)
+    assert "subprocess: 'THROUGH A CHILD PROCESS', exit 0" in lines
     assert lines[-1] == "asyncio demo on rsuv: ok"
