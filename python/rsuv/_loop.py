@@ -273,6 +273,7 @@ class Loop(SockMixin, TlsMixin, NetMixin, DatagramMixin, SendfileMixin, PipeMixi
             logger.debug("Close %r", self)
         for sig in list(self._signal_handlers):
             self.remove_signal_handler(sig)
+        self._close_exit_watches()
         self._close_core()
         executor = self._default_executor
         if executor is not None:

@@ -54,12 +54,24 @@ class _ExitWatch:
             thread.start()
             return
         _rsuv.LoopCore.add_reader(loop, self._pidfd, self._on_pidfd)
+        loop._exit_watches().add(self)
 
     def _on_pidfd(self):
+        self._unwatch()
+        self._report(self._reap(os.WNOHANG))
+
+    def _unwatch(self):
+        self._loop._exit_watches().discard(self)
         _rsuv.LoopCore.remove_reader(self._loop, self._pidfd)
         os.close(self._pidfd)
         self._pidfd = None
-        self._report(self._reap(os.WNOHANG))
+
+    def loop_closing(self):
+        """The loop closes with the child still running: a thread reaps it when it exits
+        (its status has no one to go to any more)."""
+        self._unwatch()
+        threading.Thread(target=self._wait_in_thread, daemon=True,
+                         name=f"rsuv-waitpid-{self._pid}").start()
 
     def _wait_in_thread(self):
         code = self._reap(0)
@@ -92,6 +104,18 @@ class _ExitWatch:
 
 class SubprocessMixin:
     """`subprocess_exec` and `subprocess_shell` for rsuv.Loop."""
+
+    def _exit_watches(self):
+        try:
+            return self._rsuv_exit_watches
+        except AttributeError:
+            self._rsuv_exit_watches = set()
+            return self._rsuv_exit_watches
+
+    def _close_exit_watches(self):
+        """At `close()`: the children still running are reaped by threads from now on."""
+        for watch in list(self._exit_watches()):
+            watch.loop_closing()
 
     async def subprocess_exec(self, protocol_factory, program, *args,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,

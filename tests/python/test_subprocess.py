@@ -251,3 +251,29 @@ def test_a_regular_file_is_refused(loop, tmp_path):
         assert len(run(loop, main())) == 2
     finally:
         f.close()
+
+
+def test_a_child_still_running_when_the_loop_closes_is_reaped_later(loop_factory):
+    """The loop is closed while its child runs: the child is still reaped once it exits (no
+    zombie), and the loop leaves no descriptor behind."""
+    import time
+
+    lp = loop_factory()
+    before = len(os.listdir("/proc/self/fd"))
+
+    async def main():
+        p = await asyncio.create_subprocess_exec(PY, "-c", "import time; time.sleep(0.3)")
+        return p.pid
+
+    pid = lp.run_until_complete(main())
+    lp.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            break  # reaped: gone
+        assert state != "Z" or time.monotonic() < deadline - 4, "left a zombie"
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}"), "the child was never reaped"
+    assert len(os.listdir("/proc/self/fd")) <= before
