@@ -411,3 +411,36 @@ def test_loop_sendfile_over_tls_falls_back_and_sends_everything(loop, pki, tmp_p
     sent, pos, got = run(loop, main(), timeout=20)
     assert sent == len(want) and pos == len(data)
     assert got == want
+
+
+def test_tls_over_unix_sockets_and_an_accepted_socket(loop, pki, tmp_path):
+    path = str(tmp_path / "tls.sock")
+
+    async def main():
+        srv = await loop.create_unix_server(Echo, path, ssl=server_ctx(pki))
+        r, w = await asyncio.open_unix_connection(path, ssl=client_ctx(pki),
+                                                  server_hostname="localhost")
+        w.write(b"unix\n")
+        unix = await r.readline()
+        w.close()
+        await w.wait_closed()
+        srv.close()
+        await srv.wait_closed()
+
+        # A socket accepted outside the loop, wrapped as a TLS server side.
+        lsock = socket.create_server(("127.0.0.1", 0))
+        port = lsock.getsockname()[1]
+        connecting = loop.create_task(asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_ctx(pki), server_hostname="localhost"))
+        conn, _ = await loop.run_in_executor(None, lsock.accept)
+        lsock.close()
+        tr, _ = await loop.connect_accepted_socket(Echo, conn, ssl=server_ctx(pki))
+        r, w = await connecting
+        w.write(b"accepted\n")
+        accepted = await r.readline()
+        w.close()
+        await w.wait_closed()
+        tr.close()
+        return unix, accepted
+
+    assert run(loop, main(), timeout=10) == (b"unix\n", b"accepted\n")
