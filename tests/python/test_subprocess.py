@@ -253,10 +253,16 @@ def test_a_regular_file_is_refused(loop, tmp_path):
         f.close()
 
 
-def test_a_child_still_running_when_the_loop_closes_is_reaped_later(loop_factory):
+def test_a_child_still_running_when_the_loop_closes_is_reaped_later(loop_factory, loop_name,
+                                                                    request):
     """The loop is closed while its child runs: the child is still reaped once it exits (no
-    zombie), and the loop leaves no descriptor behind."""
+    zombie), and the loop leaves no descriptor behind. (Stdlib asyncio from 3.12 watches
+    children with a pidfd on the loop itself, and a child outliving the closed loop stays a
+    zombie there: an asyncio gap, marked as such, that rsuv does not have.)"""
     import time
+
+    if loop_name == "asyncio" and sys.version_info >= (3, 12):
+        request.applymarker(pytest.mark.xfail(strict=True, reason="asyncio 3.12+ leaves it"))
 
     lp = loop_factory()
     before = len(os.listdir("/proc/self/fd"))
