@@ -17,7 +17,7 @@ from asyncio.log import logger
 
 from . import _rsuv
 from ._net import remove_stale_unix_socket
-from ._transports import add_addresses
+from ._transports import add_addresses, when_made
 
 _PY313 = sys.version_info >= (3, 13)
 _UNSET = object()
@@ -284,12 +284,7 @@ class DatagramMixin:
         protocol = protocol_factory()
         waiter = self.create_future()
         transport = DatagramTransport(self, sock, protocol, r_addr, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
-        return transport, protocol
+        return await when_made(transport, protocol, waiter)
 
     async def _datagram_addresses(self, local_addr, remote_addr, family, proto, flags):
         """`((family, proto), (local, remote))` pairs to try, in order."""
