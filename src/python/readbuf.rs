@@ -110,6 +110,13 @@ impl BufSink {
         drop(old);
     }
 
+    /// Lets go of the protocol: its `get_buffer`, the buffer lent last, a failure kept
+    /// (at `connection_lost`: each of them holds the protocol).
+    pub(crate) fn clear(&self, py: Python<'_>) {
+        self.set_get_buffer(py, None);
+        drop(self.take_error(py));
+    }
+
     /// What the collector sees of it (`get_buffer` holds the protocol).
     pub(crate) fn traverse(
         &self,

@@ -789,9 +789,7 @@ impl StreamCore {
         let protocol = conn.protocol.borrow_mut(py).take();
         let transport = conn.transport.borrow_mut(py).take();
         drop((stream, on_data, protocol, transport));
-        // A buffered protocol's get_buffer and the buffer lent last hold the protocol too.
-        conn.bufsink.set_get_buffer(py, None);
-        drop(conn.bufsink.take_error(py));
+        conn.bufsink.clear(py);
         r
     }
 

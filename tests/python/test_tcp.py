@@ -270,6 +270,51 @@ def test_exception_in_data_received_closes_connection_server_goes_on(loop):
     assert len(seen) == 2 and all(isinstance(e, ZeroDivisionError) for e in seen)
 
 
+def test_a_buffered_protocol_is_let_go_when_its_connection_is_lost(loop):
+    """No reference cycle and nothing the transport keeps: once the connection is gone, the
+    protocol is freed without the garbage collector (before this was fixed, rsuv kept a
+    buffered protocol's `get_buffer` and with it the protocol, found through TLS)."""
+    import weakref
+
+    class Sink(asyncio.BufferedProtocol):
+        def __init__(self):
+            self.buf = bytearray(1024)
+            self.lost = loop.create_future()
+
+        def connection_made(self, tr):
+            self.tr = tr  # a cycle through the transport, as protocols usually make
+
+        def get_buffer(self, n):
+            return self.buf
+
+        def buffer_updated(self, n):
+            pass
+
+        def connection_lost(self, exc):
+            self.lost.set_result(None)
+
+    async def main():
+        srv = await loop.create_server(Echo, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        tr, p = await loop.create_connection(Sink, "127.0.0.1", port)
+        tr.write(b"ping")
+        await asyncio.sleep(0.05)
+        tr.close()
+        await p.lost
+        srv.close()
+        await srv.wait_closed()
+        return weakref.ref(p)
+
+    gc.disable()
+    try:
+        ref = run(loop, main())
+        for _ in range(3):
+            loop.run_until_complete(asyncio.sleep(0))
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
 def test_buffered_protocol_reads_into_its_buffer(loop):
     class Buffered(asyncio.BufferedProtocol):
         def __init__(self):
