@@ -281,17 +281,22 @@ class NetMixin:
         """The transport of a connected `sock`, once ready: with `tls` (context, server
         hostname, handshake and shutdown timeouts), once the handshake is done."""
         sock.setblocking(False)
-        protocol = protocol_factory()
         waiter = self.create_future()
-        if tls is None:
-            transport = self._make_socket_transport(sock, protocol, waiter, extra=extra,
-                                                    keep_sock=keep_sock)
-        else:
-            context, hostname, hs_timeout, sd_timeout = tls
-            transport = self._make_ssl_transport(
-                sock, protocol, context, waiter, server_side=server_side,
-                server_hostname=hostname, extra=extra, ssl_handshake_timeout=hs_timeout,
-                ssl_shutdown_timeout=sd_timeout, keep_sock=keep_sock)
+        try:
+            protocol = protocol_factory()
+            if tls is None:
+                transport = self._make_socket_transport(sock, protocol, waiter, extra=extra,
+                                                        keep_sock=keep_sock)
+            else:
+                context, hostname, hs_timeout, sd_timeout = tls
+                transport = self._make_ssl_transport(
+                    sock, protocol, context, waiter, server_side=server_side,
+                    server_hostname=hostname, extra=extra, ssl_handshake_timeout=hs_timeout,
+                    ssl_shutdown_timeout=sd_timeout, keep_sock=keep_sock)
+        except BaseException:
+            if not keep_sock:
+                sock.close()  # connected here, for a transport that could not be made
+            raise
         return await when_made(transport, protocol, waiter)
 
     async def connect_accepted_socket(self, protocol_factory, sock, *, ssl=None,

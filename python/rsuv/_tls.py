@@ -67,8 +67,7 @@ class TlsMixin:
                             f"got {sslcontext!r}")
         if not getattr(transport, "_start_tls_compatible", False):
             raise TypeError(f"transport {transport!r} is not supported by start_tls()")
-        if ssl_shutdown_timeout is not None and not _HAS_SHUTDOWN_TIMEOUT:
-            raise TypeError("ssl_shutdown_timeout needs Python 3.11 or later")
+        check_ssl_args(sslcontext, ssl_handshake_timeout, ssl_shutdown_timeout)
         waiter = self.create_future()
         tls = ssl_protocol(self, protocol, sslcontext, waiter, server_side=server_side,
                            server_hostname=server_hostname,

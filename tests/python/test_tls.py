@@ -444,3 +444,29 @@ def test_tls_over_unix_sockets_and_an_accepted_socket(loop, pki, tmp_path):
         return unix, accepted
 
     assert run(loop, main(), timeout=10) == (b"unix\n", b"accepted\n")
+
+
+def test_a_bad_handshake_timeout_is_a_value_error_and_the_socket_is_closed(loop, pki,
+                                                                          loop_name):
+    """ValueError on both loops; rsuv also closes the socket it connected (stdlib asyncio
+    leaves it to the collector, which warns)."""
+    import warnings
+
+    async def main():
+        srv, port = await echo_server(loop, server_ctx(pki))
+        try:
+            with pytest.raises(ValueError):
+                await loop.create_connection(asyncio.Protocol, "127.0.0.1", port,
+                                             ssl=client_ctx(pki), server_hostname="localhost",
+                                             ssl_handshake_timeout=0)
+        finally:
+            srv.close()
+            await srv.wait_closed()
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        run(loop, main())
+        gc.collect()
+    unclosed = [w for w in seen if issubclass(w.category, ResourceWarning)]
+    if loop_name == "rsuv":
+        assert unclosed == [], [str(w.message) for w in unclosed]
