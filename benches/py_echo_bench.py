@@ -65,6 +65,13 @@ def run_one(loop, style, workload, secs, cpus):
             "p50_us": _num(res.get("p50_us")), "p99_us": _num(res.get("p99_us"))}
 
 
+def save_json(path, results):
+    """`results` (keyed by tuples) as JSON, keys joined by spaces."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({" ".join(k): v for k, v in results.items()}, f, indent=1)
+
+
 def stop_server(srv):
     """SIGTERM, then SIGKILL if it has not exited within 10 s."""
     if srv.poll() is None:

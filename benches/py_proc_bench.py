@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Subprocesses on the Python loops: stdlib asyncio, uvloop and rsuv side by side.
+"""Subprocesses on the Python loops: stdlib asyncio, uvloop, rloop and rsuv side by side.
 
-    .venv/bin/python benches/py_proc_bench.py [--secs S] [--mib N] [--loops asyncio,uvloop,rsuv]
+    .venv/bin/python benches/py_proc_bench.py [--secs S] [--mib N] [--loops asyncio,uvloop,rloop,rsuv]
 
 Two workloads, each loop in its own process pinned to one CPU (children inherit the pin):
   spawn    `create_subprocess_exec("/bin/true")` then `wait()`, one after the other, for
@@ -18,6 +18,9 @@ import resource
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from py_echo_bench import save_json  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -82,7 +85,7 @@ def child(loop_name, workload, secs, mib):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--loops", default="asyncio,uvloop,rsuv")
+    p.add_argument("--loops", default="asyncio,uvloop,rloop,rsuv")
     p.add_argument("--secs", type=float, default=2.0)
     p.add_argument("--mib", type=int, default=256)
     p.add_argument("--cpu", default="1")
@@ -115,9 +118,7 @@ def main():
             cells = ["n/a" if v is None else f"{v:,.0f}" for v in vals.values()]
             out.append("| " + " | ".join([label, metric] + cells + ratios) + " |")
     print("\n".join(out))
-    os.makedirs(os.path.dirname(a.json), exist_ok=True)
-    with open(a.json, "w") as f:
-        json.dump({" ".join(k): v for k, v in results.items()}, f, indent=1)
+    save_json(a.json, results)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """TLS echo on the Python loops: stdlib asyncio, uvloop and rsuv side by side, with rsuv's
-Rust `TlsStream` echo server as the floor (rloop 0.5 refuses `ssl=`).
+Rust `TlsStream` echo server as the floor (rloop 0.5 is run too: its `create_server(ssl=)`
+raises NotImplementedError, shown as n/a).
 
     .venv/bin/python benches/py_tls_bench.py [--secs S] [--loops asyncio,uvloop,rsuv]
 
@@ -14,7 +15,6 @@ way, server CPU µs per MB), on TLS 1.2 and TLS 1.3. Needs `make bench` to have 
 """
 import argparse
 import asyncio
-import json
 import os
 import re
 import signal
@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from py_echo_bench import stop_server  # noqa: E402
+from py_echo_bench import save_json, stop_server  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RS_BENCH = os.path.join(ROOT, "target", "rsuv-bench", "release", "rsuv-bench")
@@ -72,7 +72,8 @@ def run_one(server_cmd, workload, proto, secs, cpus):
                            stderr=subprocess.PIPE)
     try:
         if srv.stdout.readline() != b"ready\n":
-            return {"error": srv.stderr.read(2000).decode(errors="replace")}
+            err = srv.stderr.read(4000).decode(errors="replace").strip().splitlines()
+            return {"error": err[-1] if err else "no output"}
         r = subprocess.run(["taskset", "-c", cpus[1], RS_BENCH, "tls_client", workload, proto,
                             "--secs", str(secs), "--port", str(PORT),
                             "--server-pid", str(srv.pid)],
@@ -90,7 +91,7 @@ def run_one(server_cmd, workload, proto, secs, cpus):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--loops", default="asyncio,uvloop,rsuv")
+    p.add_argument("--loops", default="asyncio,uvloop,rloop,rsuv")
     p.add_argument("--secs", type=float, default=2.0)
     p.add_argument("--cpus", default="1,0", help="server CPU, client CPU")
     p.add_argument("--json", default=os.path.join(ROOT, "target", "bench", "py_tls.json"))
@@ -132,9 +133,7 @@ def main():
                          for v in vals.values()]
                 out.append("| " + " | ".join([wl, pl, metric] + cells + [ratio]) + " |")
     print("\n".join(out))
-    os.makedirs(os.path.dirname(a.json), exist_ok=True)
-    with open(a.json, "w") as f:
-        json.dump({" ".join(k): v for k, v in results.items()}, f, indent=1)
+    save_json(a.json, results)
 
 
 if __name__ == "__main__":
