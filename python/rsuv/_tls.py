@@ -1,17 +1,21 @@
 """TLS for rsuv.Loop's stream connections, with standard `ssl.SSLContext` objects.
 
-The TLS engine is the standard library's own `asyncio.sslproto.SSLProtocol` (an
-`ssl.SSLObject` over two `ssl.MemoryBIO`s) sitting between the Rust stream transport and the
-application's protocol, exactly as asyncio's own loops stack it: every option set on the
-context keeps working (verification, hostname checks, SNI callbacks, ALPN, sessions, keylog,
-post-handshake authentication), and the semantics are those of the running Python's asyncio
-(CPython 3.11+'s rewritten `sslproto` on 3.11 and later). The Rust transport underneath
-reads straight into `SSLProtocol`'s buffer (it is a `BufferedProtocol` from 3.11 on).
+The engine is Rust (`rsuv._rsuv.TlsProtocol`, src/python/tls_proto.rs): CPython 3.11+'s
+`asyncio.sslproto` state machine over the standard `ssl.SSLObject` and its two
+`ssl.MemoryBIO`s, so every option set on the context keeps working (verification, hostname
+checks, SNI callbacks, ALPN, sessions, keylog, post-handshake authentication), on every
+supported Python. The socket's Rust transport hands it ciphertext with no Python object in
+between, and no Python frame runs per record. `SslTransport` is the `asyncio.Transport` the
+application sees; its methods are the engine's, bound per instance.
 """
 import ssl as _ssl_module
 import sys
+import warnings
 
-from asyncio import sslproto
+import asyncio
+from asyncio import constants
+
+from . import _rsuv
 
 _HAS_SHUTDOWN_TIMEOUT = sys.version_info >= (3, 11)
 
@@ -26,16 +30,78 @@ def check_ssl_args(ssl, ssl_handshake_timeout, ssl_shutdown_timeout):
         raise TypeError("ssl_shutdown_timeout needs Python 3.11 or later")
 
 
+def _timeout(value, default, name):
+    if value is None:
+        return default
+    if value <= 0:
+        raise ValueError(f"{name} should be a positive number, got {value}")
+    return float(value)
+
+
 def ssl_protocol(loop, protocol, sslcontext, waiter, *, server_side, server_hostname=None,
                  ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
                  call_connection_made=True):
-    """An `SSLProtocol` over `protocol` (None for the context: asyncio's default one)."""
-    kwargs = {"ssl_handshake_timeout": ssl_handshake_timeout,
-              "call_connection_made": call_connection_made}
-    if _HAS_SHUTDOWN_TIMEOUT:
-        kwargs["ssl_shutdown_timeout"] = ssl_shutdown_timeout
-    return sslproto.SSLProtocol(loop, protocol, sslcontext, waiter, server_side,
-                                server_hostname, **kwargs)
+    """The TLS engine over `protocol` (`sslcontext` None: asyncio's default client context),
+    with its application transport made."""
+    hs = _timeout(ssl_handshake_timeout, constants.SSL_HANDSHAKE_TIMEOUT,
+                  "ssl_handshake_timeout")
+    sd = _timeout(ssl_shutdown_timeout, getattr(constants, "SSL_SHUTDOWN_TIMEOUT", 30.0),
+                  "ssl_shutdown_timeout")
+    if not sslcontext:
+        if server_side:
+            raise ValueError("Server side SSL needs a valid SSLContext")
+        sslcontext = _ssl_module.create_default_context()
+        if not server_hostname:
+            sslcontext.check_hostname = False
+    if not server_hostname or server_side:
+        server_hostname = None
+    incoming, outgoing = _ssl_module.MemoryBIO(), _ssl_module.MemoryBIO()
+    sslobj = sslcontext.wrap_bio(incoming, outgoing, server_side=server_side,
+                                 server_hostname=server_hostname)
+    tls = _rsuv.TlsProtocol(loop, protocol, sslcontext, sslobj, incoming, outgoing, waiter,
+                            call_connection_made, hs, sd)
+    tls._init_app_transport(SslTransport(loop, tls))
+    return tls
+
+
+class SslTransport(asyncio.Transport):
+    """The application's transport of a TLS connection on an rsuv loop."""
+
+    _start_tls_compatible = True
+    _sendfile_compatible = constants._SendfileMode.FALLBACK
+
+    def __init__(self, loop, tls):
+        self._loop = loop
+        self._ssl_protocol = tls
+        for name in ("write", "writelines", "is_closing", "close", "abort", "_force_close",
+                     "is_reading", "pause_reading", "resume_reading",
+                     "set_write_buffer_limits", "get_write_buffer_limits",
+                     "get_write_buffer_size", "set_read_buffer_limits",
+                     "get_read_buffer_limits", "get_read_buffer_size", "get_extra_info",
+                     "set_protocol", "get_protocol", "_test__append_write_backlog"):
+            setattr(self, name, getattr(tls, name))
+
+    def __del__(self, _warn=warnings.warn):
+        tls = getattr(self, "_ssl_protocol", None)
+        if tls is not None and not tls.is_closing():
+            tls._mark_closed()
+            _warn("unclosed transport <asyncio._SSLProtocolTransport object>",
+                  ResourceWarning)
+
+    def __repr__(self):
+        state = "closing" if self._ssl_protocol.is_closing() else "open"
+        return f"<{type(self).__name__} {state}>"
+
+    @property
+    def _protocol_paused(self):
+        # What loop.sendfile's fallback reads for flow control.
+        return self._ssl_protocol._app_writing_paused
+
+    def write_eof(self):
+        raise NotImplementedError
+
+    def can_write_eof(self):
+        return False
 
 
 def client_context(ssl):
@@ -89,4 +155,4 @@ class TlsMixin:
         return tls._app_transport
 
 
-__all__ = ["TlsMixin", "check_ssl_args", "client_context"]
+__all__ = ["TlsMixin", "SslTransport", "check_ssl_args", "client_context"]

@@ -17,6 +17,8 @@ mod readbuf;
 mod readers;
 mod sockops;
 mod timers;
+mod tls_methods;
+mod tls_proto;
 mod transport;
 
 use pyo3::prelude::*;
@@ -41,6 +43,7 @@ fn _rsuv(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::install(m.py())?;
     m.add_class::<LoopSeed>()?;
     m.add_class::<transport::StreamCore>()?;
+    m.add_class::<tls_proto::TlsProtocol>()?;
     m.add_function(wrap_pyfunction!(libuv_version, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -26,6 +26,7 @@ use super::gil::GilCell;
 use super::loop_core::LoopCore;
 use super::readbuf::{BufSink, into_buffers};
 use super::readers::os_error;
+use super::tls_proto::TlsProtocol;
 use crate::uv::{self, Pipe, Tcp, WriteBuf};
 
 /// asyncio's default write-buffer limits (`_FlowControlMixin`): 64 KiB high, a quarter low.
@@ -98,6 +99,8 @@ enum OnData {
         get_buffer: Py<PyAny>,
         buffer_updated: Py<PyAny>,
     },
+    /// rsuv's TLS engine: handed the bytes as a slice, with no Python object made.
+    Tls(Py<TlsProtocol>),
 }
 
 struct Shared(Rc<Conn>);
@@ -238,6 +241,10 @@ impl Conn {
     /// just switched to a buffered one) copied into `get_buffer`'s buffers.
     fn deliver(self: &Rc<Self>, py: Python<'_>, data: &[u8]) {
         let cbs = match &*self.on_data.borrow(py) {
+            Some(OnData::Tls(t)) => {
+                let t = t.clone_ref(py);
+                return self.deliver_tls(py, t, data);
+            }
             Some(OnData::Plain(f)) => (f.clone_ref(py), None),
             Some(OnData::Buffered {
                 get_buffer,
@@ -250,6 +257,12 @@ impl Conn {
             (get, Some(updated)) => into_buffers(py, data, &get, &updated),
         };
         if let Err(e) = r {
+            self.protocol_error(py, e, "Fatal error: protocol.data_received() call failed.");
+        }
+    }
+
+    fn deliver_tls(self: &Rc<Self>, py: Python<'_>, tls: Py<TlsProtocol>, data: &[u8]) {
+        if let Err(e) = TlsProtocol::feed(tls.bind(py), data) {
             self.protocol_error(py, e, "Fatal error: protocol.data_received() call failed.");
         }
     }
@@ -442,7 +455,10 @@ impl Conn {
             .import("asyncio")?
             .getattr("BufferedProtocol")
             .and_then(|c| protocol.is_instance(&c))?;
-        let on_data = if buffered {
+        let on_data = if let Ok(tls) = protocol.cast::<TlsProtocol>() {
+            self.bufsink.set_get_buffer(py, None);
+            OnData::Tls(tls.clone().unbind())
+        } else if buffered {
             let get_buffer = protocol.getattr("get_buffer")?.unbind();
             self.bufsink
                 .set_get_buffer(py, Some(get_buffer.clone_ref(py)));
@@ -474,6 +490,11 @@ fn is_buffer(obj: &Bound<'_, PyAny>) -> bool {
 impl StreamCore {
     fn conn(&self) -> &Rc<Conn> {
         &self.conn.0
+    }
+
+    /// `write(data)` from rsuv's TLS engine: its records, by a Rust call.
+    pub(super) fn write_records(&self, py: Python<'_>, data: &Bound<'_, PyBytes>) -> PyResult<()> {
+        self.conn().write(py, data.as_any())
     }
 
     /// Turns libuv's reading on (first time: installs the read callback).
@@ -813,6 +834,7 @@ impl StreamCore {
         if let Some(Some(d)) = conn.on_data.peek().as_deref() {
             match d {
                 OnData::Plain(f) => visit.call(f)?,
+                OnData::Tls(t) => visit.call(t)?,
                 OnData::Buffered {
                     get_buffer,
                     buffer_updated,
