@@ -19,6 +19,7 @@ mod sockops;
 mod timers;
 mod tls_methods;
 mod tls_proto;
+mod tls_read;
 mod transport;
 
 use pyo3::prelude::*;

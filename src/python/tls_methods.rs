@@ -59,10 +59,12 @@ impl TlsProtocol {
         extra.set_item("sslcontext", sslcontext)?;
         let (in_high, in_low) = flow_limits(None, None, HIGH_READ_KIB)?;
         let (out_high, out_low) = flow_limits(None, None, HIGH_WRITE_KIB)?;
+        let (raw, raw_is_c) = raw_of(py, sslobj)?;
         Ok(TlsProtocol::new(Engine {
             loop_: r#loop,
             extra: extra.unbind(),
-            raw: raw_of(py, sslobj)?,
+            raw,
+            raw_is_c,
             sslobj: sslobj.clone().unbind(),
             incoming,
             outgoing,

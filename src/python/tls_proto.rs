@@ -12,13 +12,12 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::os::raw::c_char;
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyType};
-use pyo3::{ffi, intern};
 
 use super::gil::GilCell;
 use super::transport::StreamCore;
@@ -94,7 +93,7 @@ pub(super) fn api(py: Python<'_>) -> PyResult<&Api> {
 
 impl Api {
     /// asyncio's `SSLAgainErrors`: the engine waits for more input.
-    fn again(&self, py: Python<'_>, e: &PyErr) -> bool {
+    pub(super) fn again(&self, py: Python<'_>, e: &PyErr) -> bool {
         e.is_instance(py, self.want_read.bind(py)) || e.is_instance(py, self.syscall.bind(py))
     }
     fn ssl(&self, py: Python<'_>, e: &PyErr) -> bool {
@@ -102,7 +101,7 @@ impl Api {
     }
 }
 
-fn is_fatal(py: Python<'_>, e: &PyErr) -> bool {
+pub(super) fn is_fatal(py: Python<'_>, e: &PyErr) -> bool {
     e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<PySystemExit>(py)
 }
 
@@ -211,6 +210,7 @@ pub struct Engine {
     /// What the hot calls go to: the `SSLObject`'s C object (`_ssl._SSLSocket`) when the
     /// context made a plain `ssl.SSLObject`, the object itself for a subclass.
     pub(super) raw: Py<PyAny>,
+    pub(super) raw_is_c: bool,
     pub(super) incoming: Py<PyAny>,
     pub(super) outgoing: Py<PyAny>,
     pub(super) handshake_timeout: f64,
@@ -241,50 +241,6 @@ pub struct Engine {
     pub(super) out_low: Cell<usize>,
 }
 
-/// A memoryview over `len` bytes at `ptr`, released by the guard's drop, so that nothing can
-/// reach the memory through it after the call it was made for.
-struct View<'py>(Bound<'py, PyAny>);
-
-impl<'py> View<'py> {
-    /// # Safety
-    /// `ptr..ptr + len` must stay valid (and, for `writable`, writable and unaliased) until
-    /// the view is dropped.
-    unsafe fn new(py: Python<'py>, ptr: *mut u8, len: usize, writable: bool) -> PyResult<Self> {
-        let flags = if writable {
-            ffi::PyBUF_WRITE
-        } else {
-            ffi::PyBUF_READ
-        };
-        // SAFETY: the caller keeps the memory valid while the view lives; `len` fits
-        // `Py_ssize_t` (it is the length of a Rust allocation).
-        let obj = unsafe {
-            let p = ffi::PyMemoryView_FromMemory(ptr as *mut c_char, len as ffi::Py_ssize_t, flags);
-            Bound::from_owned_ptr_or_err(py, p)?
-        };
-        Ok(View(obj))
-    }
-}
-
-impl Drop for View<'_> {
-    fn drop(&mut self) {
-        // A view still exported (someone kept a buffer of it) cannot be released: that
-        // fails with BufferError, and the memory's owner outlives this call only.
-        if self
-            .0
-            .call_method0(intern!(self.0.py(), "release"))
-            .is_err()
-        {
-            PyErr::fetch(self.0.py());
-        }
-    }
-}
-
-thread_local! {
-    /// The buffer plaintext is read into before it becomes the `bytes` given to
-    /// `data_received`: one per thread, taken while in use (a nested read makes its own).
-    static PLAIN: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
-
 impl TlsProtocol {
     pub(super) fn set_state(&self, new: State) -> PyResult<()> {
         use State::*;
@@ -307,7 +263,7 @@ impl TlsProtocol {
         Ok(())
     }
 
-    fn lower_transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+    pub(super) fn lower_transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.lower
             .borrow(py)
             .as_ref()
@@ -402,7 +358,7 @@ impl TlsProtocol {
 
     /// As `fatal_error`, from an error caught in the engine: only an `Exception` is the
     /// connection's; `KeyboardInterrupt` and the like go on up.
-    fn fail(slf: &Bound<'_, Self>, e: PyErr, message: &str) -> PyResult<()> {
+    pub(super) fn fail(slf: &Bound<'_, Self>, e: PyErr, message: &str) -> PyResult<()> {
         let py = slf.py();
         if !is_exception(py, &e) {
             return Err(e);
@@ -551,7 +507,12 @@ impl TlsProtocol {
         let r = if this.eof_received.get() {
             Ok(())
         } else {
-            this.raw.call_method0(py, intern!(py, "shutdown")).map(drop)
+            let name = if this.raw_is_c {
+                intern!(py, "shutdown")
+            } else {
+                intern!(py, "unwrap")
+            };
+            this.raw.call_method0(py, name).map(drop)
         };
         match r {
             Ok(()) => {
@@ -772,254 +733,15 @@ impl TlsProtocol {
             }
         }
     }
-
-    // ---- incoming -------------------------------------------------------------------------
-
-    /// Ciphertext from the socket: into the incoming BIO, then on with the state.
-    pub(super) fn feed(slf: &Bound<'_, Self>, data: &[u8]) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        {
-            // SAFETY: `data` outlives the view, which is released when the block ends;
-            // MemoryBIO.write only reads it during the call.
-            let view = unsafe { View::new(py, data.as_ptr() as *mut u8, data.len(), false)? };
-            this.incoming
-                .call_method1(py, intern!(py, "write"), (&view.0,))?;
-        }
-        Self::advance(slf)
-    }
-
-    /// `buffer_updated`'s dispatch on the state.
-    pub(super) fn advance(slf: &Bound<'_, Self>) -> PyResult<()> {
-        match slf.get().state.get() {
-            State::DoHandshake => Self::do_handshake(slf),
-            State::Wrapped => Self::do_read(slf),
-            State::Flushing => Self::do_flush(slf),
-            State::Shutdown => Self::do_shutdown(slf),
-            State::Unwrapped => Ok(()),
-        }
-    }
-
-    pub(super) fn do_read(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        if !matches!(this.state.get(), State::Wrapped | State::Flushing) {
-            return Ok(());
-        }
-        let r = (|| {
-            if !this.app_reading_paused.get() {
-                let buffered = matches!(&*this.app.borrow(py), Some(AppProto::Buffered { .. }));
-                if buffered {
-                    Self::read_buffered(slf)?;
-                } else {
-                    Self::read_copied(slf)?;
-                }
-                if this.backlog.borrow(py).is_empty() {
-                    Self::process_outgoing(slf)?;
-                } else {
-                    Self::do_write(slf)?;
-                }
-            }
-            this.control_ssl_reading(py)
-        })();
-        match r {
-            Ok(()) => Ok(()),
-            Err(e) => Self::fail(slf, e, "Fatal error on SSL protocol"),
-        }
-    }
-
-    /// Reads what plaintext there is (until OpenSSL wants more) into the thread's buffer;
-    /// `(bytes, close_notify seen)`.
-    fn read_plain(&self, py: Python<'_>, buf: &mut Vec<u8>) -> PyResult<bool> {
-        const CHUNK: usize = 64 * 1024;
-        buf.clear();
-        loop {
-            if buf.capacity() - buf.len() < CHUNK / 4 {
-                buf.reserve(CHUNK.max(buf.len()).min(MAX_SIZE));
-            }
-            let room = (buf.capacity() - buf.len()).min(MAX_SIZE - buf.len());
-            if room == 0 {
-                return Ok(false);
-            }
-            let r = {
-                // SAFETY: the spare capacity `len..len + room` of `buf` is writable and not
-                // otherwise borrowed while the view lives; only the bytes OpenSSL reports
-                // written are committed below.
-                let view = unsafe { View::new(py, buf.as_mut_ptr().add(buf.len()), room, true)? };
-                this_read(&self.raw, py, room, &view.0)
-            };
-            match r {
-                Ok(0) => return Ok(true),
-                Ok(n) => {
-                    let n = n.min(room);
-                    // SAFETY: OpenSSL wrote `n <= room` bytes into the spare capacity.
-                    unsafe { buf.set_len(buf.len() + n) };
-                    if buf.len() >= MAX_SIZE {
-                        return Ok(false);
-                    }
-                }
-                Err(e) if api(py)?.again(py, &e) => return Ok(false),
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// `_do_read__copied`: the plaintext as one `bytes` to `data_received`; at close_notify,
-    /// `eof_received` and our shutdown.
-    fn read_copied(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        let mut buf = PLAIN.with(Cell::take);
-        let r = this.read_plain(py, &mut buf);
-        let data = match &r {
-            Ok(_) if !buf.is_empty() => Some(PyBytes::new(py, &buf)),
-            _ => None,
-        };
-        if buf.capacity() <= MAX_SIZE * 2 {
-            PLAIN.with(|p| p.set(buf));
-        }
-        let eof = r?;
-        if let Some(data) = data {
-            let cb = match &*this.app.borrow(py) {
-                Some(AppProto::Plain { data_received, .. }) => Some(data_received.clone_ref(py)),
-                _ => None,
-            };
-            if let Some(cb) = cb {
-                cb.call1(py, (data,))?;
-            }
-        }
-        if eof {
-            Self::call_eof_received(slf)?;
-            Self::start_shutdown(slf)?;
-        }
-        Ok(())
-    }
-
-    /// `_do_read__buffered`: straight into the protocol's buffer; another read is scheduled
-    /// when the buffer filled up.
-    fn read_buffered(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        let (get_buffer, updated) = match &*this.app.borrow(py) {
-            Some(AppProto::Buffered {
-                get_buffer,
-                buffer_updated,
-                ..
-            }) => (get_buffer.clone_ref(py), buffer_updated.clone_ref(py)),
-            _ => return Ok(()),
-        };
-        let pending: usize = this
-            .incoming
-            .getattr(py, intern!(py, "pending"))?
-            .extract(py)?;
-        let buf = get_buffer.call1(py, (pending,))?;
-        let buf = buf.bind(py);
-        let wants = buf.len()?;
-        let mut offset = 0;
-        let mut eof = false;
-        let mut full = true;
-        while offset < wants {
-            let target = if offset == 0 {
-                buf.clone()
-            } else {
-                buf.get_item(pyo3::types::PySlice::new(
-                    py,
-                    offset as isize,
-                    wants as isize,
-                    1,
-                ))?
-            };
-            match this_read(&this.raw, py, wants - offset, &target) {
-                Ok(0) => {
-                    eof = true;
-                    full = false;
-                    break;
-                }
-                Ok(n) => offset += n,
-                Err(e) if api(py)?.again(py, &e) => {
-                    full = false;
-                    break;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if full && wants > 0 {
-            let again = slf.getattr(intern!(py, "_do_read"))?;
-            this.call_soon(py, &again, None)?;
-        }
-        if offset > 0 {
-            updated.call1(py, (offset,))?;
-        }
-        if eof {
-            Self::call_eof_received(slf)?;
-            Self::start_shutdown(slf)?;
-        }
-        Ok(())
-    }
-
-    pub(super) fn call_eof_received(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        if this.app_state.get() != AppState::ConMade {
-            return Ok(());
-        }
-        this.app_state.set(AppState::Eof);
-        let Some(p) = this.app_protocol(py) else {
-            return Ok(());
-        };
-        match p.call_method0(py, intern!(py, "eof_received")) {
-            Ok(keep) => {
-                if keep.bind(py).is_truthy()? {
-                    let msg = "returning true from eof_received() has no effect when using ssl";
-                    api(py)?
-                        .logger
-                        .call_method1(py, intern!(py, "warning"), (msg,))?;
-                }
-                Ok(())
-            }
-            Err(e) if is_fatal(py, &e) => Err(e),
-            Err(e) => Self::fatal_error(slf, e.value(py).as_any(), "Error calling eof_received()"),
-        }
-    }
-
-    pub(super) fn control_ssl_reading(&self, py: Python<'_>) -> PyResult<()> {
-        let size: usize = self
-            .incoming
-            .getattr(py, intern!(py, "pending"))?
-            .extract(py)?;
-        let method = if size >= self.in_high.get() && !self.ssl_reading_paused.get() {
-            self.ssl_reading_paused.set(true);
-            "pause_reading"
-        } else if size <= self.in_low.get() && self.ssl_reading_paused.get() {
-            self.ssl_reading_paused.set(false);
-            "resume_reading"
-        } else {
-            return Ok(());
-        };
-        if let Some(t) = self.lower_transport(py) {
-            t.call_method0(py, method)?;
-        }
-        Ok(())
-    }
 }
 
-/// `raw.read(n, buffer)`: the bytes read into `buffer` (0 at close_notify).
-fn this_read(
-    raw: &Py<PyAny>,
-    py: Python<'_>,
-    n: usize,
-    buffer: &Bound<'_, PyAny>,
-) -> PyResult<usize> {
-    raw.call_method1(py, intern!(py, "read"), (n, buffer))?
-        .extract(py)
-}
-
-/// Whether an `SSLObject` is the standard class (its C object then takes the hot calls).
-pub(super) fn raw_of(py: Python<'_>, sslobj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+/// What takes the hot calls of `sslobj`: its C object when it is the standard class
+/// (`true`), else the object itself.
+pub(super) fn raw_of(py: Python<'_>, sslobj: &Bound<'_, PyAny>) -> PyResult<(Py<PyAny>, bool)> {
     if sslobj.get_type().is(api(py)?.sslobject.bind(py)) {
         if let Ok(inner) = sslobj.getattr(intern!(py, "_sslobj")) {
-            return Ok(inner.unbind());
+            return Ok((inner.unbind(), true));
         }
     }
-    Ok(sslobj.clone().unbind())
+    Ok((sslobj.clone().unbind(), false))
 }
