@@ -9,7 +9,6 @@ between, and no Python frame runs per record. `SslTransport` is the `asyncio.Tra
 application sees; its methods are the engine's, bound per instance.
 """
 import ssl as _ssl_module
-import sys
 import warnings
 
 import asyncio
@@ -17,17 +16,12 @@ from asyncio import constants
 
 from . import _rsuv
 
-_HAS_SHUTDOWN_TIMEOUT = sys.version_info >= (3, 11)
-
-
 def check_ssl_args(ssl, ssl_handshake_timeout, ssl_shutdown_timeout):
     """asyncio's checks of the TLS arguments of a connection or a server."""
     if ssl_handshake_timeout is not None and not ssl:
         raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
     if ssl_shutdown_timeout is not None and not ssl:
         raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
-    if ssl_shutdown_timeout is not None and not _HAS_SHUTDOWN_TIMEOUT:
-        raise TypeError("ssl_shutdown_timeout needs Python 3.11 or later")
 
 
 def _timeout(value, default, name):

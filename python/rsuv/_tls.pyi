@@ -12,6 +12,13 @@ def ssl_protocol(loop: asyncio.AbstractEventLoop, protocol: asyncio.BaseProtocol
                  ssl_shutdown_timeout: Optional[float] = ...,
                  call_connection_made: bool = ...) -> asyncio.BaseProtocol: ...
 
+class SslTransport(asyncio.Transport):
+    """The application's transport of a TLS connection (methods bound to the engine)."""
+    _start_tls_compatible: bool
+    def __init__(self, loop: asyncio.AbstractEventLoop, tls: Any) -> None: ...
+    def write_eof(self) -> None: ...
+    def can_write_eof(self) -> bool: ...
+
 class TlsMixin:
     async def start_tls(self, transport: asyncio.BaseTransport,
                         protocol: asyncio.BaseProtocol, sslcontext: ssl.SSLContext, *,

@@ -133,7 +133,9 @@ def test_a_buffered_protocol_gets_every_byte_in_small_buffers(loop, loop_name, p
         exc, p = run(loop, main(), timeout=60)
     finally:
         lsock.close()
-    assert exc is None and p.eof
+    assert exc is None
+    if loop_name == "rsuv" or sys.version_info >= (3, 11):
+        assert p.eof  # asyncio's engine before 3.11 does not pass close_notify on as EOF
     assert bytes(p.got) == payload
 
 
