@@ -240,3 +240,34 @@ def test_twisted_wsgi_websocket_and_static_on_one_port(example):
     rc, out, err = ex.stop()
     assert rc == 0, err
     assert b"twisted_wsgi_ws stopped" in out
+
+
+def test_socketio_chat_with_python_clients(example):
+    socketio = pytest.importorskip("socketio")
+    import asyncio
+
+    import rsuv
+    ex = example("socketio_chat.py", "127.0.0.1:0")
+    url = f"http://127.0.0.1:{ex.ports[0]}"
+
+    async def main():
+        inbox = {"ann": asyncio.Queue(), "bob": asyncio.Queue()}
+        clients = {}
+        for name in ("ann", "bob"):
+            c = socketio.AsyncClient()
+            c.on("message", lambda text, q=inbox[name]: q.put_nowait(text))
+            await c.connect(url, auth={"name": name}, transports=["websocket"],
+                            wait_timeout=10)
+            clients[name] = c
+        joined = await asyncio.wait_for(inbox["ann"].get(), 10)
+        await clients["bob"].emit("say", "hello ann")
+        said = await asyncio.wait_for(inbox["ann"].get(), 10)
+        await clients["bob"].disconnect()
+        left = await asyncio.wait_for(inbox["ann"].get(), 10)
+        await clients["ann"].disconnect()
+        return joined, said, left
+
+    assert rsuv.run(asyncio.wait_for(main(), 30)) == ("* bob joined", "bob: hello ann",
+                                                      "* bob left")
+    rc, _, err = ex.stop()
+    assert rc == 0, err
