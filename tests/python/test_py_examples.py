@@ -271,3 +271,72 @@ def test_socketio_chat_with_python_clients(example):
                                                       "* bob left")
     rc, _, err = ex.stop()
     assert rc == 0, err
+
+
+def _get_json(url):
+    import json
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _wait_for(fn, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return fn()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_gunicorn_with_two_rsuv_uvicorn_workers_on_one_port():
+    pytest.importorskip("gunicorn")
+    pytest.importorskip("uvicorn_worker")
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gunicorn_rsuv.RsuvUvicornWorker",
+         "--bind", f"fd://{sock.fileno()}", "--graceful-timeout", "5", "asgi_app:app"],
+        pass_fds=[sock.fileno()], cwd=EXAMPLES, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    sock.close()
+    try:
+        import json
+        _wait_for(lambda: _get_json(f"http://127.0.0.1:{port}/"))
+        seen = {}
+        for _ in range(20):  # rounds of 40 connections open at once, until both answered
+            conns = [socket.create_connection(("127.0.0.1", port), timeout=10)
+                     for _ in range(40)]
+            for c in conns:
+                c.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            for c in conns:
+                with c:
+                    reply = b"".join(iter(lambda: c.recv(4096), b""))
+                info = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+                seen[info["pid"]] = info["loop"]
+            if len(seen) == 2:
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert len(seen) == 2, out.decode(errors="replace")
+    assert set(seen.values()) == {"rsuv.Loop"}
+    assert proc.returncode == 0, out.decode(errors="replace")
+
+
+def test_reuse_port_server_spreads_connections_over_its_processes(example):
+    ex = example("reuse_port_server.py", "127.0.0.1:0", "--processes", "2")
+    assert b"(2 processes)" in ex.line
+    pids = set()
+    for _ in range(400):
+        with socket.create_connection(("127.0.0.1", ex.ports[0]), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            reply = b"".join(iter(lambda: s.recv(4096), b""))
+        pids.add(reply.rsplit(b"pid ", 1)[1].strip())
+        if len(pids) == 2:
+            break
+    assert len(pids) == 2
+    rc, _, err = ex.stop()
+    assert rc == 0, err
