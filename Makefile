@@ -24,11 +24,12 @@ setup:
 	@.ci/setup
 
 # The loop demo, the TLS echo pair (certificates made at run time in target/demo-certs), then
-# an asyncio program on rsuv.
+# an asyncio program on rsuv, then a tour of the Python examples (examples/python/tour.py).
 demo: setup python
 	cargo run --quiet --example demo
 	examples/tls_demo.sh
 	$(PY) examples/python/demo.py
+	$(PY) examples/python/tour.py
 
 ## Every check: format, clippy, unit + integration + doc tests, the suite under valgrind, the
 ## demos, the Python suite on stdlib asyncio and rsuv, CPython's loop-core tests on rsuv.
