@@ -101,3 +101,4 @@ bench: setup python
 	$(PY) benches/py_echo_bench.py
 	$(PY) benches/py_tls_bench.py
 	$(PY) benches/py_proc_bench.py
+	$(PY) benches/py_http_bench.py
