@@ -619,7 +619,21 @@ impl TlsProtocol {
             .and_then(|c| c.extract::<usize>(py));
         match r {
             Ok(count) if count >= n => {}
-            Ok(_) => return Ok(false), // partial (cannot happen without SSL_MODE_ENABLE_PARTIAL_WRITE)
+            Ok(count) => {
+                // Partial (only with SSL_MODE_ENABLE_PARTIAL_WRITE, which `_ssl` leaves off):
+                // the rest waits in the backlog, as asyncio keeps `data[count:]`.
+                let all = pyo3::buffer::PyBuffer::<u8>::get(data)?.to_vec(py)?;
+                let rest = PyBytes::new(py, &all[count.min(all.len())..]);
+                this.backlog_size
+                    .set(this.backlog_size.get() + rest.as_bytes().len());
+                this.backlog
+                    .borrow_mut(py)
+                    .push_back(rest.into_any().unbind());
+                if let Err(e) = Self::do_write(slf) {
+                    Self::fail(slf, e, "Fatal error on SSL protocol")?;
+                }
+                return Ok(true);
+            }
             Err(e) if api(py)?.again(py, &e) => return Ok(false),
             Err(e) => {
                 Self::fail(slf, e, "Fatal error on SSL protocol")?;

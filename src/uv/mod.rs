@@ -7,6 +7,7 @@ mod dns;
 mod error;
 mod fd;
 mod fdwatch;
+pub mod fs;
 mod handle;
 mod loop_;
 mod pipe;

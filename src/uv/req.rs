@@ -60,6 +60,11 @@ impl ReqMem {
         }
         ReqMem { raw, ty }
     }
+
+    /// The libuv struct (for a request run synchronously, never handed to a callback).
+    pub(crate) fn raw_ptr(&self) -> *mut uv_req_t {
+        self.raw
+    }
 }
 
 impl Drop for ReqMem {
