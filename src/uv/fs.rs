@@ -436,8 +436,12 @@ fn ts(t: uv_timespec_t) -> Timespec {
 
 fn stat_of(raw: *mut uv_fs_t) -> Result<Stat> {
     // SAFETY: a successful stat request's `statbuf` is filled in.
-    let s = unsafe { &*uv_fs_get_statbuf(raw) };
-    Ok(Stat {
+    Ok(stat_from(unsafe { &*uv_fs_get_statbuf(raw) }))
+}
+
+/// A `Stat` from libuv's `uv_stat_t` (also what `FsPoll` reports).
+pub(crate) fn stat_from(s: &uv_stat_t) -> Stat {
+    Stat {
         dev: s.st_dev,
         mode: s.st_mode,
         nlink: s.st_nlink,
@@ -454,7 +458,7 @@ fn stat_of(raw: *mut uv_fs_t) -> Result<Stat> {
         mtime: ts(s.st_mtim),
         ctime: ts(s.st_ctim),
         birthtime: ts(s.st_birthtim),
-    })
+    }
 }
 
 /// `stat(2)`.
