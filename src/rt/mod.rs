@@ -9,6 +9,7 @@
 mod blocking;
 mod dns;
 mod executor;
+pub mod fs;
 mod net;
 mod process;
 mod signal;

@@ -100,6 +100,15 @@ impl<T: 'static> FsOp<T> {
         }
     }
 
+    /// The same operation, its outcome passed through `f`.
+    pub fn map<U: 'static>(self, f: impl FnOnce(T) -> U + 'static) -> FsOp<U> {
+        let FsOp { start, convert } = self;
+        FsOp {
+            start,
+            convert: Box::new(move |raw| convert(raw).map(f)),
+        }
+    }
+
     /// Runs the operation on libuv's threadpool; `done` gets its outcome on the loop thread,
     /// during [`Loop::run`](crate::Loop::run) (or `Err(ECANCELED)` after
     /// [`FsRequest::cancel`]).
@@ -343,7 +352,15 @@ pub fn read(fd: RawFd, len: usize, offset: i64) -> FsOp<Vec<u8>> {
 
 /// `pwrite(2)` of `data` at `offset` (-1: the file position): the bytes written.
 pub fn write(fd: RawFd, data: Vec<u8>, offset: i64) -> FsOp<usize> {
-    let (base, len) = (data.as_ptr(), data.len());
+    write_from(fd, data, 0, offset).map(|(n, _)| n)
+}
+
+/// `pwrite(2)` of `data[skip..]` at `offset`: the bytes written, and `data` back (to write
+/// the rest of a short write from).
+pub fn write_from(fd: RawFd, data: Vec<u8>, skip: usize, offset: i64) -> FsOp<(usize, Vec<u8>)> {
+    let skip = skip.min(data.len());
+    // SAFETY: `skip <= len`, inside the buffer.
+    let (base, len) = (unsafe { data.as_ptr().add(skip) }, data.len() - skip);
     FsOp::new(
         move |l, r, cb| {
             // SAFETY: `data`'s heap memory is kept by the conversion closure until completion.
@@ -352,10 +369,7 @@ pub fn write(fd: RawFd, data: Vec<u8>, offset: i64) -> FsOp<usize> {
                 uv_fs_write(l, r, fd, &b, 1, offset, cb)
             }
         },
-        move |raw| {
-            drop(data);
-            count(raw)
-        },
+        move |raw| Ok((count(raw)?, data)),
     )
 }
 
