@@ -91,6 +91,9 @@ struct Conn {
     /// was started: `Some(true)` into it, `Some(false)` into the loop's buffer.
     bufsink: Rc<BufSink>,
     read_mode: Cell<Option<bool>>,
+    /// A pipe's transport (`connect_read_pipe`/`connect_write_pipe`), not a socket's: its end
+    /// of stream ends the connection, and `write_eof` closes it.
+    pipe: bool,
 }
 
 enum OnData {
@@ -101,6 +104,8 @@ enum OnData {
     },
     /// rsuv's TLS engine: handed the bytes as a slice, with no Python object made.
     Tls(Py<TlsProtocol>),
+    /// Nothing reads (a write pipe's protocol).
+    None,
 }
 
 struct Shared(Rc<Conn>);
@@ -250,7 +255,7 @@ impl Conn {
                 get_buffer,
                 buffer_updated,
             }) => (get_buffer.clone_ref(py), Some(buffer_updated.clone_ref(py))),
-            None => return,
+            Some(OnData::None) | None => return,
         };
         let r = match cbs {
             (f, None) => f.call1(py, (PyBytes::new(py, data),)).map(drop),
@@ -274,8 +279,9 @@ impl Conn {
             Err(e) => {
                 self.protocol_error(py, e, "Fatal error: protocol.eof_received() call failed.")
             }
+            // A pipe has no half-open state: its end ends the connection (as asyncio's).
             Ok(keep) => {
-                if !keep.bind(py).is_truthy().unwrap_or(false) {
+                if self.pipe || !keep.bind(py).is_truthy().unwrap_or(false) {
                     self.close(py);
                 }
             }
@@ -468,7 +474,12 @@ impl Conn {
             }
         } else {
             self.bufsink.set_get_buffer(py, None);
-            OnData::Plain(protocol.getattr("data_received")?.unbind())
+            match protocol.getattr("data_received") {
+                Ok(f) => OnData::Plain(f.unbind()),
+                // A write pipe's protocol need only be a BaseProtocol: it never reads.
+                Err(_) if self.pipe => OnData::None,
+                Err(e) => return Err(e),
+            }
         };
         let old = (
             self.on_data.borrow_mut(py).replace(on_data),
@@ -552,8 +563,10 @@ impl StreamCore {
 #[pymethods]
 impl StreamCore {
     /// A transport core on descriptor `fd` (owned from now on: a connected TCP socket, or a
-    /// Unix socket when `unix`), for `protocol`, reporting to `transport`.
+    /// Unix socket when `unix`, or with `pipe` a pipe, FIFO or character device), for
+    /// `protocol`, reporting to `transport`.
     #[new]
+    #[pyo3(signature = (r#loop, fd, unix, protocol, transport, pipe=false))]
     fn py_new(
         py: Python<'_>,
         r#loop: &Bound<'_, LoopCore>,
@@ -561,6 +574,7 @@ impl StreamCore {
         unix: bool,
         protocol: &Bound<'_, PyAny>,
         transport: Py<PyAny>,
+        pipe: bool,
     ) -> PyResult<Self> {
         if fd < 0 {
             return Err(PyValueError::new_err(format!("invalid descriptor {fd}")));
@@ -569,7 +583,7 @@ impl StreamCore {
         // SAFETY: the caller hands the descriptor over (`socket.detach()`); it is closed by
         // the handle, or here on failure.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        let stream = if unix {
+        let stream = if unix || pipe {
             Pipe::open(&lp, owned, false).map(Stream::Pipe)
         } else {
             Tcp::open(&lp, owned).map(Stream::Tcp)
@@ -594,6 +608,7 @@ impl StreamCore {
             sendfile: Cell::new(false),
             bufsink: Rc::new(BufSink::new()),
             read_mode: Cell::new(None),
+            pipe,
         });
         conn.set_protocol(py, protocol)?;
         Ok(StreamCore { conn: Shared(conn) })
@@ -662,6 +677,10 @@ impl StreamCore {
 
     fn write_eof(&self, py: Python<'_>) -> PyResult<()> {
         let conn = self.conn();
+        if conn.pipe {
+            conn.close(py); // a pipe's end of stream is its close, once the queue is out
+            return Ok(());
+        }
         if conn.closing.get() || conn.eof_written.replace(true) {
             return Ok(());
         }
@@ -835,6 +854,7 @@ impl StreamCore {
             match d {
                 OnData::Plain(f) => visit.call(f)?,
                 OnData::Tls(t) => visit.call(t)?,
+                OnData::None => {}
                 OnData::Buffered {
                     get_buffer,
                     buffer_updated,
