@@ -222,12 +222,7 @@ impl TlsProtocol {
             Ok(None)
         })();
         if r.is_err() {
-            let lower = this
-                .lower
-                .borrow(py)
-                .as_ref()
-                .map(|l| l.transport.clone_ref(py));
-            if let Some(t) = lower {
+            if let Some(t) = this.lower_transport(py) {
                 t.call_method0(py, intern!(py, "close"))?;
             }
         }
@@ -267,12 +262,7 @@ impl TlsProtocol {
             .import("asyncio")?
             .getattr("TimeoutError")?
             .call1(("SSL shutdown timed out",))?;
-        let lower = this
-            .lower
-            .borrow(py)
-            .as_ref()
-            .map(|l| l.transport.clone_ref(py));
-        if let Some(t) = lower {
+        if let Some(t) = this.lower_transport(py) {
             t.call_method1(py, intern!(py, "_force_close"), (exc,))?;
         }
         Ok(())
@@ -425,12 +415,7 @@ impl TlsProtocol {
         if let Some(v) = self.extra.bind(py).get_item(name)? {
             return Ok(v.unbind());
         }
-        let lower = self
-            .lower
-            .borrow(py)
-            .as_ref()
-            .map(|l| l.transport.clone_ref(py));
-        match lower {
+        match self.lower_transport(py) {
             Some(t) => t.call_method1(py, intern!(py, "get_extra_info"), (name, default)),
             None => Ok(default),
         }
