@@ -35,6 +35,11 @@ impl<T> GilCell<T> {
         self.0.borrow_mut()
     }
 
+    /// Exclusive access, for `Drop` (which has `&mut self`, so no other borrow exists).
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.0.get_mut()
+    }
+
     /// A shared borrow without the token, for `__traverse__` (the collector holds the GIL but
     /// may not ask for the token); `None` if the value is mutably borrowed right now.
     pub(crate) fn peek(&self) -> Option<Ref<'_, T>> {

@@ -13,6 +13,7 @@ mod freelist;
 mod gil;
 mod handle;
 mod loop_core;
+mod pyuv;
 mod readbuf;
 mod readers;
 mod sockops;
@@ -46,6 +47,7 @@ fn _rsuv(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transport::StreamCore>()?;
     m.add_class::<tls_proto::TlsProtocol>()?;
     m.add_function(wrap_pyfunction!(libuv_version, m)?)?;
+    pyuv::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

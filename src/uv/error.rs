@@ -38,6 +38,11 @@ macro_rules! codes {
                 #[doc = concat!("libuv's `UV_", stringify!($name), "`.")]
                 pub const $name: Error = Error($value as i32);
             )*
+
+            /// Every libuv code named here, with its name without the `UV_` prefix (for
+            /// bindings that export the table, as pyuv's `pyuv.errno` does).
+            pub const ALL: &'static [(&'static str, Error)] =
+                &[$((stringify!($name), Error($value as i32)),)*];
         }
     };
 }

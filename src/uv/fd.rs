@@ -66,3 +66,31 @@ pub(crate) fn socket_type(fd: &OwnedFd) -> Result<c_int> {
     }
     Ok(ty)
 }
+
+/// A new descriptor (close-on-exec) for the open file `fd` refers to, owned by the caller:
+/// for a binding that must watch a descriptor it does not own (pyuv's `Poll(loop, fd)`)
+/// without breaking if its owner closes it.
+///
+/// # Errors
+///
+/// `EBADF` if `fd` is not open; what `fcntl(F_DUPFD_CLOEXEC)` reports otherwise.
+///
+/// # Examples
+///
+/// ```
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// use std::os::fd::{AsRawFd};
+/// let d = rsuv::dup_fd(a.as_raw_fd())?;
+/// assert_ne!(d.as_raw_fd(), a.as_raw_fd());
+/// assert!(rsuv::dup_fd(-1).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn dup_fd(fd: RawFd) -> Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC reads no memory; any integer is a valid argument (EBADF else).
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(last_error());
+    }
+    // SAFETY: `new` is a descriptor fcntl just made, owned by nobody else.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) })
+}

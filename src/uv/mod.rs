@@ -18,6 +18,7 @@ mod req;
 mod signal;
 pub(crate) mod stream;
 mod sync;
+mod sysinfo;
 mod tcp;
 mod timer;
 mod tty;
@@ -29,6 +30,7 @@ pub use async_::{Async, AsyncSender};
 pub use buf::WriteBuf;
 pub use dns::{AddrInfo, AddrInfoHints, DnsRequest, gai_error, getaddrinfo, getnameinfo};
 pub use error::{Error, Result, check};
+pub use fd::dup_fd;
 pub use fdwatch::FdWatch;
 pub use fs_watch::{FsChange, FsEvent, FsPoll};
 pub use loop_::{Loop, LoopHandle, RunMode};
@@ -40,6 +42,10 @@ pub use stream::ReadSink;
 pub use sync::{
     Barrier, Condvar, Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard,
     Semaphore, WaitTimeoutResult,
+};
+pub use sysinfo::{
+    CpuInfo, CpuTimes, InterfaceAddress, Rusage, cpu_info, free_memory, getrusage, guess_handle,
+    interface_addresses, loadavg, resident_set_memory, total_memory, uptime,
 };
 pub use tcp::{Tcp, TcpBindFlags};
 pub use timer::Timer;

@@ -28,6 +28,16 @@ impl PollEvents {
     /// Urgent (out-of-band) data is readable.
     pub const PRIORITIZED: PollEvents = PollEvents(uv_poll_event_UV_PRIORITIZED);
 
+    /// The events of libuv's bit mask `bits` (`UV_READABLE | ...`); unknown bits dropped.
+    pub const fn from_bits(bits: u32) -> PollEvents {
+        PollEvents(bits & 0xf)
+    }
+
+    /// libuv's bit mask.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
     /// Whether every event in `other` is in `self`.
     pub fn contains(self, other: PollEvents) -> bool {
         self.0 & other.0 == other.0

@@ -180,6 +180,27 @@ impl<T: ?Sized> Mutex<T> {
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
     }
+
+    /// Unlocks a mutex locked by this thread through a guard it forgot (`mem::forget`), for
+    /// bindings whose users lock and unlock by separate calls (pyuv's `Mutex.unlock`).
+    ///
+    /// # Safety
+    ///
+    /// The calling thread holds the lock, and no guard of it is alive.
+    pub unsafe fn force_unlock(&self) {
+        // SAFETY: per the contract this thread holds the lock.
+        unsafe { self.raw.unlock() }
+    }
+
+    /// A guard for the lock this thread holds (locked through a guard it forgot), to hand to
+    /// [`Condvar::wait`](super::Condvar::wait); forget it again afterwards to keep the lock.
+    ///
+    /// # Safety
+    ///
+    /// The calling thread holds the lock, and no other guard of it is alive.
+    pub unsafe fn make_guard_unchecked(&self) -> MutexGuard<'_, T> {
+        MutexGuard::new(self)
+    }
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {

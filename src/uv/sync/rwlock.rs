@@ -177,6 +177,27 @@ impl<T: ?Sized> RwLock<T> {
         self.data.get_mut()
     }
 
+    /// Releases a read lock this thread took through a guard it forgot (`mem::forget`).
+    ///
+    /// # Safety
+    ///
+    /// The calling thread holds a read lock whose guard is not alive.
+    pub unsafe fn force_unlock_read(&self) {
+        // SAFETY: per the contract this thread holds a read lock.
+        unsafe { uv_rwlock_rdunlock(self.raw.as_ptr()) }
+    }
+
+    /// Releases the write lock this thread took through a guard it forgot.
+    ///
+    /// # Safety
+    ///
+    /// The calling thread holds the write lock and its guard is not alive.
+    pub unsafe fn force_unlock_write(&self) {
+        self.writer.store(0, Ordering::Relaxed);
+        // SAFETY: per the contract this thread holds the write lock.
+        unsafe { uv_rwlock_wrunlock(self.raw.as_ptr()) }
+    }
+
     /// Panics if this thread holds the write lock, where libuv would abort on `EDEADLK`.
     fn assert_not_writer(&self) {
         assert_ne!(
