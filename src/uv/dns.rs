@@ -174,6 +174,78 @@ pub fn getaddrinfo(
     req::submit(lp, uv_req_type_UV_GETADDRINFO, state, start).map(DnsRequest)
 }
 
+/// [`getaddrinfo`] done on the calling thread, blocking until the answer (libuv's
+/// synchronous form): for bindings whose API offers a blocking call (pyuv's
+/// `dns.getaddrinfo` without a callback).
+///
+/// # Errors
+///
+/// [`Error::CLOSED`] if the loop is closed; libuv's `EAI_*` codes.
+#[doc(alias = "uv_getaddrinfo")]
+pub fn getaddrinfo_blocking(
+    lp: &LoopHandle,
+    node: Option<&str>,
+    service: Option<&str>,
+    hints: Option<AddrInfoHints>,
+) -> Result<Vec<AddrInfo>> {
+    let loop_raw = lp.0.raw()?;
+    let (node, service) = (c_string(node)?, c_string(service)?);
+    let hints = hints.map(AddrInfoHints::to_raw);
+    let hints_ptr = hints.as_ref().map_or(ptr::null(), ptr::from_ref);
+    let mem = req::ReqMem::new(uv_req_type_UV_GETADDRINFO);
+    let raw = mem.raw_ptr().cast::<uv_getaddrinfo_t>();
+    // SAFETY: `raw` is fresh zeroed request memory; with no callback libuv resolves before
+    // returning and leaves the list in `raw.addrinfo`; the strings and hints outlive the call.
+    let rc = unsafe {
+        uv_getaddrinfo(
+            loop_raw,
+            raw,
+            None,
+            c_ptr(&node),
+            c_ptr(&service),
+            hints_ptr.cast(),
+        )
+    };
+    // SAFETY: the synchronous call has finished; `addrinfo` is its list or null.
+    let res = unsafe { (*raw).addrinfo };
+    // SAFETY: on success `res` is the list made by getaddrinfo(3), with libc's layout.
+    let out = check(rc).map(|_| unsafe { collect(res.cast()) });
+    // SAFETY: `res` is that list (or null, which libuv accepts), freed once, not used after.
+    unsafe { uv_freeaddrinfo(res) };
+    drop(mem);
+    out
+}
+
+/// [`getnameinfo`] done on the calling thread, blocking until the answer.
+///
+/// # Errors
+///
+/// [`Error::CLOSED`] if the loop is closed; libuv's `EAI_*` codes.
+#[doc(alias = "uv_getnameinfo")]
+pub fn getnameinfo_blocking(
+    lp: &LoopHandle,
+    addr: SocketAddr,
+    flags: i32,
+) -> Result<(String, String)> {
+    let loop_raw = lp.0.raw()?;
+    let sa = CSockAddr::new(&addr);
+    let mem = req::ReqMem::new(uv_req_type_UV_GETNAMEINFO);
+    let raw = mem.raw_ptr().cast::<uv_getnameinfo_t>();
+    // SAFETY: fresh zeroed request memory; with no callback libuv answers before returning,
+    // into the request's `host` and `service` arrays.
+    let rc = unsafe { uv_getnameinfo(loop_raw, raw, None, sa.as_ptr(), flags) };
+    check(rc)?;
+    // SAFETY: on success both arrays hold NUL-terminated strings.
+    let names = unsafe {
+        (
+            string((*raw).host.as_ptr()),
+            string((*raw).service.as_ptr()),
+        )
+    };
+    drop(mem);
+    Ok((names.0.unwrap_or_default(), names.1.unwrap_or_default()))
+}
+
 /// Runs on the loop thread once the lookup is done or cancelled.
 unsafe extern "C" fn on_addrinfo(raw: *mut uv_getaddrinfo_t, status: c_int, res: *mut addrinfo) {
     // SAFETY: `raw` was submitted by `getaddrinfo`; this is its completion.

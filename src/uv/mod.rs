@@ -19,7 +19,7 @@ mod signal;
 pub(crate) mod stream;
 mod sync;
 mod sysinfo;
-mod tcp;
+pub(crate) mod tcp;
 mod timer;
 mod tty;
 mod udp;
@@ -28,7 +28,10 @@ mod work;
 
 pub use async_::{Async, AsyncSender};
 pub use buf::WriteBuf;
-pub use dns::{AddrInfo, AddrInfoHints, DnsRequest, gai_error, getaddrinfo, getnameinfo};
+pub use dns::{
+    AddrInfo, AddrInfoHints, DnsRequest, gai_error, getaddrinfo, getaddrinfo_blocking, getnameinfo,
+    getnameinfo_blocking,
+};
 pub use error::{Error, Result, check};
 pub use fd::dup_fd;
 pub use fdwatch::FdWatch;
@@ -36,7 +39,7 @@ pub use fs_watch::{FsChange, FsEvent, FsPoll};
 pub use loop_::{Loop, LoopHandle, RunMode};
 pub use pipe::{PendingHandle, Pipe, PipeName, SendHandle};
 pub use poll::{Poll, PollEvents};
-pub use process::{ExitStatus, Process, ProcessOptions, Stdio, kill};
+pub use process::{ExitStatus, Process, ProcessOptions, Stdio, disable_stdio_inheritance, kill};
 pub use signal::Signal;
 pub use stream::ReadSink;
 pub use sync::{

@@ -292,6 +292,8 @@ impl Pipe {
         super::stream::write2(self, [buf.into()], send, Some(Box::new(cb)))
     }
 
+    super::tcp::buffer_size_methods!();
+
     /// How many received handles wait to be taken with [`Pipe::accept_pending`].
     #[doc(alias = "uv_pipe_pending_count")]
     pub fn pending_count(&self) -> usize {
@@ -299,6 +301,19 @@ impl Pipe {
         self.0
             .raw()
             .map_or(0, |raw| unsafe { uv_pipe_pending_count(raw) } as usize)
+    }
+
+    /// libuv's handle type of the next handle received (`UV_TCP`, `UV_NAMED_PIPE`, ...), as
+    /// a number; 0 (`UV_UNKNOWN_HANDLE`) when none is pending.
+    #[doc(alias = "uv_pipe_pending_type")]
+    pub fn pending_type(&self) -> i32 {
+        match self.0.raw::<uv_pipe_t>() {
+            Ok(raw) if self.pending_count() > 0 => {
+                // SAFETY: the handle is open.
+                unsafe { uv_pipe_pending_type(raw) as i32 }
+            }
+            _ => 0,
+        }
     }
 
     /// Takes the next handle received over this IPC pipe (call from the read callback that

@@ -106,6 +106,13 @@ impl<'a> ProcessOptions<'a> {
         self
     }
 
+    /// Sets the child's `argv[0]` (by default the program), for a program run under
+    /// another name.
+    pub fn arg0(mut self, arg0: impl AsRef<OsStr>) -> Self {
+        self.args[0] = cstring(arg0.as_ref(), &mut self.invalid);
+        self
+    }
+
     /// Adds arguments.
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(self, args: I) -> Self {
         args.into_iter().fold(self, |o, a| o.arg(a))
@@ -393,4 +400,13 @@ impl Process {
 pub fn kill(pid: i32, signum: i32) -> Result<()> {
     // SAFETY: uv_kill is a plain system call wrapper.
     check(unsafe { uv_kill(pid, signum) }).map(drop)
+}
+
+/// Marks every inherited descriptor above 2 close-on-exec, so that children spawned later
+/// (by this library or anyone else) do not inherit them; call it early, before other
+/// threads spawn.
+#[doc(alias = "uv_disable_stdio_inheritance")]
+pub fn disable_stdio_inheritance() {
+    // SAFETY: no preconditions; it only sets FD_CLOEXEC on descriptors.
+    unsafe { uv_disable_stdio_inheritance() }
 }

@@ -608,6 +608,11 @@ pub(crate) fn fileno<H: StreamHandle>(h: &H) -> Result<RawFd> {
     Ok(fd)
 }
 
+pub(crate) fn set_blocking<H: StreamHandle>(h: &H, on: bool) -> Result<()> {
+    // SAFETY: the stream is open.
+    check(unsafe { uv_stream_set_blocking(stream(h)?, c_int::from(on)) }).map(drop)
+}
+
 /// Adds the stream methods to a stream type.
 macro_rules! stream_methods {
     ($ty:ident) => {
@@ -827,6 +832,17 @@ macro_rules! stream_methods {
             #[doc(alias = "uv_fileno")]
             pub fn fileno(&self) -> crate::Result<std::os::fd::RawFd> {
                 $crate::uv::stream::fileno(self)
+            }
+
+            /// Makes writes block until done (`true`) or not (the default): for a program
+            /// that must not lose output at exit (libuv advises it for ttys and pipes).
+            ///
+            /// # Errors
+            ///
+            /// What the system reports; [`Error::CLOSED`](crate::Error::CLOSED).
+            #[doc(alias = "uv_stream_set_blocking")]
+            pub fn set_blocking(&self, on: bool) -> crate::Result<()> {
+                $crate::uv::stream::set_blocking(self, on)
             }
         }
     };

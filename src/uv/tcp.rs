@@ -90,6 +90,21 @@ impl Tcp {
         Owned::init(lp, uv_handle_type_UV_TCP, state, init).map(Tcp)
     }
 
+    /// Creates a TCP handle with its socket made at once, of address family `family`
+    /// (`libc::AF_INET`, `AF_INET6`; `AF_UNSPEC` makes none, as [`Tcp::new`]).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for another family; what `socket()` reports.
+    #[doc(alias = "uv_tcp_init_ex")]
+    pub fn with_family(lp: &LoopHandle, family: i32) -> Result<Tcp> {
+        let state = StreamState::new(false);
+        let flags = u32::try_from(family).map_err(|_| super::Error::EINVAL)?;
+        // SAFETY: `raw` is fresh memory of uv_handle_size(UV_TCP) bytes.
+        let init = |l, raw: *mut uv_handle_t| unsafe { uv_tcp_init_ex(l, raw.cast(), flags) };
+        Owned::init(lp, uv_handle_type_UV_TCP, state, init).map(Tcp)
+    }
+
     /// Wraps an existing socket (for example one inherited, or made with options libuv does not
     /// offer). The handle owns it from now on and closes it.
     ///
@@ -238,52 +253,60 @@ impl Tcp {
         })
     }
 
-    /// The socket's send buffer size (`SO_SNDBUF`).
-    ///
-    /// # Errors
-    ///
-    /// What the system reports; [`Error::CLOSED`](crate::Error::CLOSED).
-    #[doc(alias = "uv_send_buffer_size")]
-    pub fn send_buffer_size(&self) -> Result<usize> {
-        buffer_size(&self.0, 0, uv_send_buffer_size)
-    }
-
-    /// Sets the send buffer size (Linux doubles the value it is given).
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` for 0; what the system reports; [`Error::CLOSED`](crate::Error::CLOSED).
-    #[doc(alias = "uv_send_buffer_size")]
-    pub fn set_send_buffer_size(&self, size: usize) -> Result<()> {
-        if size == 0 {
-            return Err(super::Error::EINVAL);
-        }
-        buffer_size(&self.0, size, uv_send_buffer_size).map(drop)
-    }
-
-    /// The socket's receive buffer size (`SO_RCVBUF`).
-    ///
-    /// # Errors
-    ///
-    /// What the system reports; [`Error::CLOSED`](crate::Error::CLOSED).
-    #[doc(alias = "uv_recv_buffer_size")]
-    pub fn recv_buffer_size(&self) -> Result<usize> {
-        buffer_size(&self.0, 0, uv_recv_buffer_size)
-    }
-
-    /// Sets the receive buffer size (Linux doubles the value it is given).
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` for 0; what the system reports; [`Error::CLOSED`](crate::Error::CLOSED).
-    #[doc(alias = "uv_recv_buffer_size")]
-    pub fn set_recv_buffer_size(&self, size: usize) -> Result<()> {
-        if size == 0 {
-            return Err(super::Error::EINVAL);
-        }
-        buffer_size(&self.0, size, uv_recv_buffer_size).map(drop)
-    }
+    buffer_size_methods!();
 }
+
+/// The socket buffer size methods, shared by `Tcp`, `Pipe` and `Udp`.
+macro_rules! buffer_size_methods {
+    () => {
+        /// The socket's send buffer size (`SO_SNDBUF`).
+        ///
+        /// # Errors
+        ///
+        /// What the system reports; [`Error::CLOSED`](crate::Error::CLOSED).
+        #[doc(alias = "uv_send_buffer_size")]
+        pub fn send_buffer_size(&self) -> Result<usize> {
+            $crate::uv::tcp::buffer_size(&self.0, 0, libuv_sys2::uv_send_buffer_size)
+        }
+
+        /// Sets the send buffer size (Linux doubles the value it is given).
+        ///
+        /// # Errors
+        ///
+        /// `EINVAL` for 0; what the system reports; [`Error::CLOSED`](crate::Error::CLOSED).
+        #[doc(alias = "uv_send_buffer_size")]
+        pub fn set_send_buffer_size(&self, size: usize) -> Result<()> {
+            if size == 0 {
+                return Err(crate::Error::EINVAL);
+            }
+            $crate::uv::tcp::buffer_size(&self.0, size, libuv_sys2::uv_send_buffer_size).map(drop)
+        }
+
+        /// The socket's receive buffer size (`SO_RCVBUF`).
+        ///
+        /// # Errors
+        ///
+        /// What the system reports; [`Error::CLOSED`](crate::Error::CLOSED).
+        #[doc(alias = "uv_recv_buffer_size")]
+        pub fn recv_buffer_size(&self) -> Result<usize> {
+            $crate::uv::tcp::buffer_size(&self.0, 0, libuv_sys2::uv_recv_buffer_size)
+        }
+
+        /// Sets the receive buffer size (Linux doubles the value it is given).
+        ///
+        /// # Errors
+        ///
+        /// `EINVAL` for 0; what the system reports; [`Error::CLOSED`](crate::Error::CLOSED).
+        #[doc(alias = "uv_recv_buffer_size")]
+        pub fn set_recv_buffer_size(&self, size: usize) -> Result<()> {
+            if size == 0 {
+                return Err(crate::Error::EINVAL);
+            }
+            $crate::uv::tcp::buffer_size(&self.0, size, libuv_sys2::uv_recv_buffer_size).map(drop)
+        }
+    };
+}
+pub(crate) use buffer_size_methods;
 
 /// Reads (`size == 0`) or sets a socket buffer size through libuv.
 pub(crate) fn buffer_size<S: super::handle::State>(

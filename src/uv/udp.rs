@@ -155,6 +155,17 @@ impl Udp {
         Self::init(lp, uv_udp_flags_UV_UDP_RECVMMSG)
     }
 
+    /// Creates a UDP handle with its socket made at once, of address family `family`
+    /// (`libc::AF_INET`, `AF_INET6`; `AF_UNSPEC` makes none, as [`Udp::new`]).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for another family; what `socket()` reports.
+    #[doc(alias = "uv_udp_init_ex")]
+    pub fn with_family(lp: &LoopHandle, family: i32) -> Result<Udp> {
+        Self::init(lp, c_uint::try_from(family).map_err(|_| Error::EINVAL)?)
+    }
+
     fn init(lp: &LoopHandle, flags: c_uint) -> Result<Udp> {
         let state = UdpState {
             recv_cb: Callback::empty(),
@@ -453,6 +464,21 @@ impl Udp {
     ) -> Result<SocketAddr> {
         let raw = self.0.raw()?;
         read_sockaddr(|sa, len| f(raw, sa, len))
+    }
+
+    super::tcp::buffer_size_methods!();
+
+    /// The socket's descriptor (still owned by the handle).
+    ///
+    /// # Errors
+    ///
+    /// `EBADF` before the socket exists; [`Error::CLOSED`].
+    #[doc(alias = "uv_fileno")]
+    pub fn fileno(&self) -> Result<std::os::fd::RawFd> {
+        let mut fd: uv_os_fd_t = -1;
+        // SAFETY: the handle is open; `fd` is a valid out-pointer.
+        check(unsafe { uv_fileno(self.0.raw()?, &mut fd) })?;
+        Ok(fd)
     }
 
     /// Bytes queued for sending.

@@ -2,11 +2,19 @@
 //! classes, `pyuv.fs`, `pyuv.dns`, `pyuv.thread`, `pyuv.util`, `pyuv.errno`, `pyuv.error`,
 //! and a TLS handle (rsuv's addition). One file per handle kind, as in pyuv's source.
 
+mod dns;
 mod errors;
+mod fs;
+mod fs_watch;
 mod handle;
 mod loop_;
+mod pipe;
+mod process;
 mod requests;
+mod stream;
+mod tcp;
 mod thread;
+mod udp;
 mod util;
 mod watchers;
 
@@ -26,6 +34,13 @@ pub(crate) fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<watchers::Async>()?;
     m.add_class::<watchers::Signal>()?;
     m.add_class::<watchers::Poll>()?;
+    m.add_class::<stream::Stream>()?;
+    m.add_class::<tcp::TCP>()?;
+    m.add_class::<pipe::Pipe>()?;
+    m.add_class::<pipe::TTY>()?;
+    m.add_class::<udp::UDP>()?;
+    m.add_class::<process::Process>()?;
+    m.add_class::<process::StdIO>()?;
     m.add_class::<requests::Request>()?;
     m.add_class::<requests::WorkRequest>()?;
     // `__init__` registers a handle with its loop: a method descriptor, so it binds.
@@ -38,6 +53,11 @@ pub(crate) fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
     sub(&m, "errno", errors::errno_module)?;
     sub(&m, "error", errors::error_module)?;
     sub(&m, "thread", thread::thread_module)?;
+    sub(&m, "fs", fs::fs_module)?;
+    sub(&m, "dns", dns::dns_module)?;
+    m.add_class::<dns::GAIRequest>()?;
+    m.add_class::<dns::GNIRequest>()?;
+    m.add_class::<fs::FSRequest>()?;
     sub(&m, "util", util::util_module)?;
     parent.add_submodule(&m)?;
     Ok(())
