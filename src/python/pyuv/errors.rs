@@ -54,7 +54,6 @@ create_exception!(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ErrKind {
     Handle,
-    Stream,
     Async,
     Check,
     FsEvent,
@@ -84,7 +83,6 @@ pub(crate) fn uv_err(kind: ErrKind, e: uv::Error) -> PyErr {
     let args = (e.code(), strerror(e.code()));
     match kind {
         ErrKind::Handle => HandleError::new_err(args),
-        ErrKind::Stream => StreamError::new_err(args),
         ErrKind::Async => AsyncError::new_err(args),
         ErrKind::Check => CheckError::new_err(args),
         ErrKind::FsEvent => FSEventError::new_err(args),

@@ -252,10 +252,6 @@ impl Handle {
         Ok(())
     }
 
-    pub(crate) fn kind(h: &Bound<'_, Handle>) -> ErrKind {
-        h.get().st.borrow(h.py()).kind
-    }
-
     pub(crate) fn set_cb(h: &Bound<'_, Handle>, slot: usize, cb: Option<Py<PyAny>>) {
         let old = std::mem::replace(&mut h.get().st.borrow_mut(h.py()).cb[slot], cb);
         drop(old); // may run Python: after the borrow

@@ -2,6 +2,9 @@
 //! classes, `pyuv.fs`, `pyuv.dns`, `pyuv.thread`, `pyuv.util`, `pyuv.errno`, `pyuv.error`,
 //! and a TLS handle (rsuv's addition). One file per handle kind, as in pyuv's source.
 
+// The class names are pyuv's public API (`pyuv.TCP`, `pyuv.UDP`, `pyuv.TTY`, `pyuv.TLS`).
+#![allow(clippy::upper_case_acronyms)]
+
 mod dns;
 mod errors;
 mod fs;
@@ -14,6 +17,7 @@ mod requests;
 mod stream;
 mod tcp;
 mod thread;
+mod tls;
 mod udp;
 mod util;
 mod watchers;
@@ -41,6 +45,7 @@ pub(crate) fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<udp::UDP>()?;
     m.add_class::<process::Process>()?;
     m.add_class::<process::StdIO>()?;
+    m.add_class::<tls::TLS>()?;
     m.add_class::<requests::Request>()?;
     m.add_class::<requests::WorkRequest>()?;
     // `__init__` registers a handle with its loop: a method descriptor, so it binds.

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyString};
 
-use super::errors::{ErrKind, code_of, uv_err};
+use super::errors::code_of;
 use super::handle::{AUX, Handle, MAIN, Uv, call_cb, check_callable, check_callable_opt};
 use super::watchers::base;
 use crate::uv::{self, WriteBuf};
@@ -22,7 +22,6 @@ macro_rules! each_stream {
         }
     };
 }
-pub(crate) use each_stream;
 
 /// pyuv's write data: a buffer, or a sequence (not a str) of buffers. `bytes` is sent
 /// without a copy; other buffers are copied (they may change before libuv writes them).
@@ -242,13 +241,4 @@ pub(crate) fn write_data(
             Python::attach(|py| call_cb(obj.bind(py), callback, |h| Ok((h.clone(), err))))
         }))
     })
-}
-
-/// The error kind of a stream handle, for raising outside `with_uv`.
-pub(crate) fn kind(h: &Bound<'_, Handle>) -> ErrKind {
-    Handle::kind(h)
-}
-
-pub(crate) fn err(h: &Bound<'_, Handle>, e: uv::Error) -> PyErr {
-    uv_err(kind(h), e)
 }
