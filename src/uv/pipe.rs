@@ -16,6 +16,7 @@ use super::handle::{Owned, handle_methods};
 use super::loop_::LoopHandle;
 use super::stream::{StreamHandle, StreamState, stream_methods};
 use super::tcp::Tcp;
+use super::udp::Udp;
 
 /// The name of a pipe's socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub enum PendingHandle {
     Tcp(Tcp),
     /// A pipe or Unix socket.
     Pipe(Pipe),
+    /// A UDP socket.
+    Udp(Udp),
 }
 
 /// A pipe or Unix domain socket, with the stream methods (`read_start`, `write`, ...).
@@ -87,31 +90,49 @@ impl StreamHandle for Pipe {
     }
 }
 
-/// A handle that can be sent over an IPC pipe.
+/// A handle that can be sent over an IPC pipe: a `Tcp`, a `Pipe` or a `Udp`.
 pub trait SendHandle: sealed::Sealed {}
 impl SendHandle for Tcp {}
 impl SendHandle for Pipe {}
+impl SendHandle for Udp {}
 
 mod sealed {
     use super::*;
     pub trait Sealed {
-        fn stream(&self) -> Result<*mut uv_stream_t>;
+        /// The handle as `uv_write2` takes it (libuv sends a UDP handle through the same
+        /// `uv_stream_t*` parameter).
+        fn send_raw(&self) -> Result<*mut uv_stream_t>;
+        /// Whether it is a stream (`uv_stream_t` really), as stdio inheritance needs.
+        fn is_stream(&self) -> bool {
+            true
+        }
     }
     impl Sealed for Tcp {
-        fn stream(&self) -> Result<*mut uv_stream_t> {
+        fn send_raw(&self) -> Result<*mut uv_stream_t> {
             self.owned().raw()
         }
     }
     impl Sealed for Pipe {
-        fn stream(&self) -> Result<*mut uv_stream_t> {
+        fn send_raw(&self) -> Result<*mut uv_stream_t> {
             self.0.raw()
+        }
+    }
+    impl Sealed for Udp {
+        fn send_raw(&self) -> Result<*mut uv_stream_t> {
+            self.raw_udp().map(|u| u.cast())
+        }
+        fn is_stream(&self) -> bool {
+            false
         }
     }
 }
 
-/// The stream behind a `Tcp` or `Pipe` (for stdio wiring).
+/// The stream behind a `Tcp` or `Pipe` (for stdio wiring); `EINVAL` for a `Udp`.
 pub(crate) fn stream_of(h: &(impl SendHandle + ?Sized)) -> Result<*mut uv_stream_t> {
-    sealed::Sealed::stream(h)
+    if !sealed::Sealed::is_stream(h) {
+        return Err(Error::EINVAL);
+    }
+    sealed::Sealed::send_raw(h)
 }
 
 fn abstract_name(name: &[u8]) -> Vec<u8> {
@@ -288,7 +309,7 @@ impl Pipe {
         if !self.0.state().ipc {
             return Err(Error::EINVAL);
         }
-        let send = sealed::Sealed::stream(handle)?;
+        let send = sealed::Sealed::send_raw(handle)?;
         super::stream::write2(self, [buf.into()], send, Some(Box::new(cb)))
     }
 
@@ -343,9 +364,15 @@ impl Pipe {
                 let s = p.0.raw()?;
                 (PendingHandle::Pipe(p), s)
             }
+            t if t == uv_handle_type_UV_UDP => {
+                let u = Udp::new(&lp)?;
+                let s = u.raw_udp()?.cast();
+                (PendingHandle::Udp(u), s)
+            }
             _ => return Err(Error::ENOTSUP),
         };
-        // SAFETY: both are open streams on the same loop; the target matches the pending type.
+        // SAFETY: both are open handles on the same loop; the target matches the pending type
+        // (libuv's uv_accept opens a UDP target with uv_udp_open).
         check(unsafe { uv_accept(raw.cast(), target) })?;
         Ok(handle)
     }

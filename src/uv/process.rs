@@ -27,6 +27,17 @@ pub enum Stdio<'a> {
     /// A new socketpair: the child gets one end, this (fresh, unconnected) `Pipe` the other.
     /// For descriptor 0 the child reads from it; for 1 and 2 the child writes; beyond, both.
     Pipe(&'a Pipe),
+    /// A new socketpair as for [`Stdio::Pipe`], with the directions given, from the child's
+    /// view (libuv's `UV_READABLE_PIPE`/`UV_WRITABLE_PIPE`): the parent's `Pipe` can write
+    /// when the child reads, and read when the child writes.
+    PipeWith {
+        /// The parent's end (fresh, unconnected).
+        pipe: &'a Pipe,
+        /// The child reads from it.
+        readable: bool,
+        /// The child writes to it.
+        writable: bool,
+    },
     /// The descriptor of an open stream (a `Tcp` or `Pipe`) of the parent's.
     Stream(&'a dyn SendHandle),
 }
@@ -287,6 +298,24 @@ fn container(index: usize, how: &Stdio<'_>) -> Result<uv_stdio_container_t> {
                 1 | 2 => uv_stdio_flags_UV_WRITABLE_PIPE,
                 _ => uv_stdio_flags_UV_READABLE_PIPE | uv_stdio_flags_UV_WRITABLE_PIPE,
             };
+            let stream = super::pipe::stream_of(*pipe)?;
+            (
+                uv_stdio_flags_UV_CREATE_PIPE | dir,
+                uv_stdio_container_s__bindgen_ty_1 { stream },
+            )
+        }
+        Stdio::PipeWith {
+            pipe,
+            readable,
+            writable,
+        } => {
+            let mut dir = 0;
+            if *readable {
+                dir |= uv_stdio_flags_UV_READABLE_PIPE;
+            }
+            if *writable {
+                dir |= uv_stdio_flags_UV_WRITABLE_PIPE;
+            }
             let stream = super::pipe::stream_of(*pipe)?;
             (
                 uv_stdio_flags_UV_CREATE_PIPE | dir,

@@ -134,6 +134,11 @@ fn c_ip(ip: IpAddr) -> CString {
 }
 
 impl Udp {
+    /// The libuv handle (for sending it over an IPC pipe).
+    pub(crate) fn raw_udp(&self) -> Result<*mut uv_udp_t> {
+        self.0.raw()
+    }
+
     /// Creates a UDP handle; the socket is made on `bind`, `connect` or the first `send`.
     ///
     /// # Errors

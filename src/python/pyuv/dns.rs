@@ -1,8 +1,9 @@
 //! `pyuv.dns`: `getaddrinfo` and `getnameinfo`, blocking without a callback, on libuv's
 //! threadpool with one (`callback(result, errorno)`).
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::errors::{ErrKind, uv_err};
 use super::handle::check_callable;
@@ -59,12 +60,21 @@ fn deliver<T>(
     }
 }
 
+/// A host or service name given as `str` or (ASCII) `bytes`, as pyuv accepts them.
+fn text(o: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(b) = o.cast::<PyBytes>() {
+        return String::from_utf8(b.as_bytes().to_vec())
+            .map_err(|_| PyValueError::new_err("a name must be ASCII"));
+    }
+    o.extract::<String>()
+}
+
 #[pyfunction]
 #[pyo3(signature = (r#loop, host, port = None, family = 0, socktype = 0, protocol = 0, flags = 0, callback = None))]
 #[allow(clippy::too_many_arguments)]
 fn getaddrinfo(
     r#loop: &Bound<'_, Loop>,
-    host: Option<&str>,
+    host: Option<&Bound<'_, PyAny>>,
     port: Option<&Bound<'_, PyAny>>,
     family: i32,
     socktype: i32,
@@ -73,10 +83,14 @@ fn getaddrinfo(
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let py = r#loop.py();
+    let host = host.filter(|h| !h.is_none()).map(text).transpose()?;
+    let host = host.as_deref();
     let service = match port {
         None => None,
         Some(p) if p.is_none() => None,
-        Some(p) if p.is_instance_of::<PyString>() => Some(p.extract::<String>()?),
+        Some(p) if p.is_instance_of::<PyString>() || p.is_instance_of::<PyBytes>() => {
+            Some(text(p)?)
+        }
         Some(p) => Some(p.extract::<u16>()?.to_string()),
     };
     let hints = uv::AddrInfoHints {

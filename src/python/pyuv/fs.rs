@@ -223,8 +223,10 @@ fs_fn!(symlink(path: &str, new_path: &str, flags: i32) path = path,
     fs::symlink(path, new_path, flags), none);
 fs_fn!(readlink(path: &str) path = path, fs::readlink(path), path_str);
 fs_fn!(realpath(path: &str) path = path, fs::realpath(path), path_str);
-fs_fn!(chown(path: &str, uid: u32, gid: u32) path = path, fs::chown(path, uid, gid), none);
-fs_fn!(fchown(fd: i32, uid: u32, gid: u32), fs::fchown(fd, uid, gid), none);
+// A C int as in pyuv, so that -1 ("leave unchanged") is `(uid_t)-1`.
+fs_fn!(chown(path: &str, uid: i32, gid: i32) path = path,
+    fs::chown(path, uid as u32, gid as u32), none);
+fs_fn!(fchown(fd: i32, uid: i32, gid: i32), fs::fchown(fd, uid as u32, gid as u32), none);
 fs_fn!(open(path: &str, flags: i32, mode: i32) path = path, fs::open(path, flags, mode), int);
 fs_fn!(close(fd: i32), fs::close(fd), none);
 fs_fn!(read(fd: i32, length: usize, offset: i64), fs::read(fd, length, offset), bytes);

@@ -81,7 +81,7 @@ pub(crate) struct HState {
     /// not visited by the collector, so that an active handle is never collected.
     keep: Option<Py<PyAny>>,
     weak: Option<Py<PyWeakrefReference>>,
-    closing: bool,
+    pub(crate) closing: bool,
     pub(crate) kind: ErrKind,
     /// Filled with the callback context once it exists, for a libuv callback fixed at the
     /// handle's creation (`Async`).

@@ -1,7 +1,15 @@
 //! `pyuv.Loop`: a libuv loop run from Python. The GIL is released only around the wait in
 //! the kernel (on the loop's backend descriptor); libuv dispatches with the GIL held, so a
-//! callback never pays for taking it.
+//! callback never pays for taking it, and no other Python thread can touch the loop while
+//! libuv runs.
+//!
+//! A blocking run is a series of non-blocking libuv iterations whose wait happens in the
+//! loop's own prepare handle (the gate), started before any other so that libuv runs it
+//! last, right before its poll: timers, idle and prepare callbacks run before the wait and
+//! check and close callbacks after it, in libuv's order.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use pyo3::PyTraverseError;
@@ -22,6 +30,10 @@ const UV_RUN_ONCE: i32 = 1;
 const UV_RUN_NOWAIT: i32 = 2;
 
 struct LoopState {
+    /// The prepare handle that waits (dropped before the loop).
+    _gate: uv::Prepare,
+    /// Whether the gate waits in this iteration.
+    gate: Rc<Cell<bool>>,
     /// Taken out while `run` runs it (callbacks then use `handle`).
     lp: Option<uv::Loop>,
     handle: uv::LoopHandle,
@@ -74,16 +86,43 @@ impl Loop {
         lp.run(RunMode::NoWait).unwrap_or(false)
     }
 
-    /// Blocks in the kernel, the GIL released, until libuv has something to do; then runs
-    /// Python's signal handlers (a `KeyboardInterrupt` comes out here).
-    fn wait(py: Python<'_>, lp: &uv::Loop) -> PyResult<()> {
-        let timeout = lp.backend_timeout();
-        if timeout != Some(Duration::ZERO) {
-            let fd = lp.backend_fd().map_err(|e| uv_err(ErrKind::Uv, e))?;
-            py.detach(|| uv::wait_readable(fd, timeout))
-                .map_err(|e| uv_err(ErrKind::Uv, e))?;
+    /// One non-blocking libuv iteration whose gate may wait (see the module's doc), then
+    /// Python's signal handlers (a `KeyboardInterrupt` comes out here). `once`: as
+    /// UV_RUN_ONCE, which does not sleep when callbacks were already due as it began.
+    fn iterate(&self, py: Python<'_>, lp: &uv::Loop, once: bool) -> PyResult<bool> {
+        let gate = self.st.borrow(py).gate.clone();
+        gate.set(!once || lp.backend_timeout() != Some(Duration::ZERO));
+        let alive = Loop::nowait(lp);
+        gate.set(false);
+        py.check_signals()?;
+        Ok(alive)
+    }
+
+    /// The gate's callback: blocks in the kernel, the GIL released, until libuv has
+    /// something to do.
+    fn wait(h: &uv::LoopHandle, gate: &Cell<bool>) {
+        if !gate.get() {
+            return;
         }
-        py.check_signals()
+        let timeout = h.backend_timeout();
+        if timeout == Some(Duration::ZERO) {
+            return;
+        }
+        let Ok(fd) = h.backend_fd() else { return };
+        // Readiness, a timeout and EINTR all end the wait alike: libuv's poll follows.
+        let _ = Python::attach(|py| py.detach(|| uv::wait_readable(fd, timeout)));
+    }
+
+    fn gate(lp: &uv::Loop) -> PyResult<(uv::Prepare, Rc<Cell<bool>>)> {
+        let h = lp.handle();
+        let gate = Rc::new(Cell::new(false));
+        let prep = uv::Prepare::new(&h).map_err(|e| uv_err(ErrKind::Uv, e))?;
+        let g = gate.clone();
+        let wh = h.clone();
+        prep.start(move |_| Loop::wait(&wh, &g))
+            .map_err(|e| uv_err(ErrKind::Uv, e))?;
+        prep.unref();
+        Ok((prep, gate))
     }
 
     fn run_mode(&self, py: Python<'_>, lp: &uv::Loop, mode: i32) -> PyResult<bool> {
@@ -93,19 +132,12 @@ impl Loop {
         };
         match mode {
             UV_RUN_NOWAIT => Ok(Loop::nowait(lp)),
-            UV_RUN_ONCE => {
-                if !lp.alive() {
-                    return Ok(Loop::nowait(lp));
-                }
-                Loop::wait(py, lp)?;
-                Ok(Loop::nowait(lp))
-            }
+            UV_RUN_ONCE => self.iterate(py, lp, true),
             _ => loop {
-                let alive = Loop::nowait(lp);
+                let alive = self.iterate(py, lp, false)?;
                 if !alive || halted(self) {
                     break Ok(alive);
                 }
-                Loop::wait(py, lp)?;
             },
         }
     }
@@ -173,8 +205,11 @@ impl Loop {
     ) -> PyResult<Loop> {
         let lp = uv::Loop::new().map_err(|e| uv_err(ErrKind::Uv, e))?;
         let handle = lp.handle();
+        let (prep, gate) = Loop::gate(&lp)?;
         Ok(Loop {
             st: GilCell::new(LoopState {
+                _gate: prep,
+                gate,
                 lp: Some(lp),
                 handle,
                 handles: Vec::new(),

@@ -1,10 +1,11 @@
 //! `pyuv.Pipe` (pipes and Unix sockets, with handle passing over IPC pipes) and `pyuv.TTY`.
 
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
 
 use super::errors::{ErrKind, code_of, uv_err};
 use super::handle::{Handle, Uv, call_cb, check_callable, check_callable_opt};
@@ -34,6 +35,17 @@ pub struct Pipe {
     ipc: bool,
 }
 
+/// A pipe name as pyuv takes it: `str` (UTF-8, as `os.fsencode` on Linux) or `bytes`.
+fn name_bytes(name: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(s) = name.cast::<PyString>() {
+        return Ok(s.to_str()?.as_bytes().to_vec());
+    }
+    if let Ok(b) = name.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    Err(PyTypeError::new_err("a pipe name must be str or bytes"))
+}
+
 #[pymethods]
 impl Pipe {
     #[new]
@@ -59,11 +71,13 @@ impl Pipe {
             .add_subclass(Pipe { ipc }))
     }
 
-    /// `bind(name)`: a path, or a Linux abstract name when it starts with a NUL.
-    fn bind(slf: &Bound<'_, Self>, name: &str) -> PyResult<()> {
-        pipe(base(slf), |p| match name.as_bytes() {
+    /// `bind(name)`: a path (`str` or `bytes`), or a Linux abstract name when it starts
+    /// with a NUL.
+    fn bind(slf: &Bound<'_, Self>, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let name = name_bytes(name)?;
+        pipe(base(slf), |p| match name.as_slice() {
             [0, rest @ ..] => p.bind_abstract(rest),
-            _ => p.bind(name),
+            path => p.bind(OsStr::from_bytes(path)),
         })
     }
 
@@ -77,17 +91,22 @@ impl Pipe {
     }
 
     /// `connect(name, callback)`: `callback(handle, error)`.
-    fn connect(slf: &Bound<'_, Self>, name: &str, callback: Py<PyAny>) -> PyResult<()> {
+    fn connect(
+        slf: &Bound<'_, Self>,
+        name: &Bound<'_, PyAny>,
+        callback: Py<PyAny>,
+    ) -> PyResult<()> {
         check_callable(callback.bind(slf.py()))?;
+        let name = name_bytes(name)?;
         let h = base(slf);
         let obj = h.clone().unbind();
         let done = move |_: &uv::Pipe, r: uv::Result<()>| {
             let err = code_of(r);
             Python::attach(|py| call_cb(obj.bind(py), Some(callback), |h| Ok((h.clone(), err))))
         };
-        pipe(h, |p| match name.as_bytes() {
+        pipe(h, |p| match name.as_slice() {
             [0, rest @ ..] => p.connect_abstract(rest, done),
-            _ => p.connect(name, done),
+            path => p.connect(OsStr::from_bytes(path), done),
         })
     }
 
@@ -143,7 +162,7 @@ impl Pipe {
         check_callable_opt(slf.py(), callback.as_ref())?;
         let sh = sh
             .cast::<Handle>()
-            .map_err(|_| PyTypeError::new_err("only TCP and Pipe handles can be sent"))?;
+            .map_err(|_| PyTypeError::new_err("only TCP, Pipe and UDP handles can be sent"))?;
         let bytes = joined(&buffers(data)?);
         let obj = h.clone().unbind();
         let done = move |_: &uv::Pipe, r: uv::Result<()>| {
@@ -154,6 +173,7 @@ impl Pipe {
         pipe(h, |p| match &send.uv {
             Uv::Tcp(t) => p.write_handle(bytes, t, done),
             Uv::Pipe(q) => p.write_handle(bytes, q, done),
+            Uv::Udp(u) => p.write_handle(bytes, u, done),
             _ => Err(uv::Error::EINVAL),
         })
     }

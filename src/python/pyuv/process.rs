@@ -4,7 +4,7 @@
 use std::cell::Ref;
 use std::os::fd::{AsFd, OwnedFd};
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 
@@ -112,7 +112,8 @@ fn strs(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 enum Io<'a> {
     Ignore,
     Fd(OwnedFd),
-    Pipe(Ref<'a, HState>),
+    /// A new socketpair; the directions (child reads, child writes) as pyuv gave them.
+    Pipe(Ref<'a, HState>, bool, bool),
     Stream(Ref<'a, HState>),
 }
 
@@ -133,7 +134,11 @@ fn ios<'a>(
                 if !matches!(st.uv, Uv::Pipe(_)) {
                     return Err(PyTypeError::new_err("UV_CREATE_PIPE needs a Pipe"));
                 }
-                Io::Pipe(st)
+                Io::Pipe(
+                    st,
+                    s.flags & UV_READABLE_PIPE != 0,
+                    s.flags & UV_WRITABLE_PIPE != 0,
+                )
             } else {
                 Io::Stream(st)
             }
@@ -175,8 +180,8 @@ impl Process {
         executable: Option<String>,
         env: Option<&Bound<'_, PyDict>>,
         cwd: Option<String>,
-        uid: u32,
-        gid: u32,
+        uid: i32,
+        gid: i32,
         flags: u32,
         stdio: Option<&Bound<'_, PyAny>>,
         exit_callback: Option<Py<PyAny>>,
@@ -225,10 +230,10 @@ impl Process {
             opts = opts.cwd(d);
         }
         if flags & UV_PROCESS_SETUID != 0 {
-            opts = opts.uid(uid);
+            opts = opts.uid(uid as u32); // a C int in pyuv: -1 wraps
         }
         if flags & UV_PROCESS_SETGID != 0 {
-            opts = opts.gid(gid);
+            opts = opts.gid(gid as u32);
         }
         opts = opts.detached(flags & UV_PROCESS_DETACHED != 0);
         let io = ios(py, &cfg, &handles)?;
@@ -236,8 +241,12 @@ impl Process {
             let how = match io.get(i) {
                 None | Some(Io::Ignore) => uv::Stdio::Ignore,
                 Some(Io::Fd(fd)) => uv::Stdio::Fd(fd.as_fd()),
-                Some(Io::Pipe(st)) => match &st.uv {
-                    Uv::Pipe(p) => uv::Stdio::Pipe(p),
+                Some(Io::Pipe(st, readable, writable)) => match &st.uv {
+                    Uv::Pipe(p) => uv::Stdio::PipeWith {
+                        pipe: p,
+                        readable: *readable,
+                        writable: *writable,
+                    },
                     _ => uv::Stdio::Ignore,
                 },
                 Some(Io::Stream(st)) => match &st.uv {
@@ -274,13 +283,27 @@ impl Process {
         })
     }
 
+    /// The child's pid; `None` before `spawn` (and after the handle closed), as in pyuv.
     #[getter]
-    fn pid(slf: &Bound<'_, Self>) -> PyResult<i32> {
-        let st = base(slf).get().st.borrow(slf.py());
-        match &st.uv {
-            Uv::Process(p) => Ok(p.pid()),
-            _ => Err(uv_err(ErrKind::Process, uv::Error::ESRCH)),
+    fn pid(slf: &Bound<'_, Self>) -> Option<i32> {
+        match &base(slf).get().st.borrow(slf.py()).uv {
+            Uv::Process(p) => Some(p.pid()),
+            _ => None,
         }
+    }
+
+    /// As `Handle.close`; a `Process` that was never spawned raises `RuntimeError`.
+    #[pyo3(signature = (callback = None))]
+    fn close(slf: &Bound<'_, Self>, callback: Option<Py<PyAny>>) -> PyResult<()> {
+        {
+            let st = base(slf).get().st.borrow(slf.py());
+            if matches!(st.uv, Uv::None) && !st.closing {
+                return Err(PyRuntimeError::new_err(
+                    "Object was not initialized, spawn was not called.",
+                ));
+            }
+        }
+        Handle::do_close(base(slf), callback)
     }
 
     #[classmethod]

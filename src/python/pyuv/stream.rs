@@ -50,6 +50,9 @@ pub(crate) fn buffers(data: &Bound<'_, PyAny>) -> PyResult<Vec<WriteBuf>> {
                 .ok_or_else(|| PyTypeError::new_err("each item must be a bytes-like object"))?,
         );
     }
+    if out.is_empty() {
+        return Err(PyValueError::new_err("data must not be an empty sequence"));
+    }
     Ok(out)
 }
 
@@ -103,6 +106,7 @@ pub(crate) fn accept(h: &Bound<'_, Handle>, client: &Bound<'_, PyAny>) -> PyResu
         Uv::Pipe(p) if p.pending_count() > 0 => p.accept_pending().map(|ph| match ph {
             uv::PendingHandle::Tcp(t) => Uv::Tcp(t),
             uv::PendingHandle::Pipe(p) => Uv::Pipe(p),
+            uv::PendingHandle::Udp(u) => Uv::Udp(u),
         }),
         Uv::Pipe(p) => p.accept().map(Uv::Pipe),
         _ => Err(uv::Error::EINVAL),
@@ -111,7 +115,7 @@ pub(crate) fn accept(h: &Bound<'_, Handle>, client: &Bound<'_, PyAny>) -> PyResu
         let st = client.get().st.borrow(client.py());
         matches!(
             (&st.uv, &accepted),
-            (Uv::Tcp(_), Uv::Tcp(_)) | (Uv::Pipe(_), Uv::Pipe(_))
+            (Uv::Tcp(_), Uv::Tcp(_)) | (Uv::Pipe(_), Uv::Pipe(_)) | (Uv::Udp(_), Uv::Udp(_))
         )
     };
     if !same {
