@@ -18,7 +18,7 @@ CONFORMANCE_CORE := test_base_events,test_context,test_futures,test_futures2,tes
 CONFORMANCE := ../shared/conformance/run_cpython_asyncio_tests.py
 
 .PHONY: setup demo test lint unit leakcheck examples embed python pytest conformance-core \
-	conformance test-pythons
+	conformance test-pythons pyuv-suite
 
 setup:
 	@.ci/setup
@@ -70,6 +70,11 @@ conformance: python
 	mkdir -p target/conformance
 	$(PY) $(CONFORMANCE) --policy rsuv:EventLoopPolicy --json target/conformance/all.json \
 		--show-failures 50 | tee target/conformance/all.out
+
+# pyuv 1.4's own test suite (its PyPI sdist, sha256-pinned) against pyuv-compat.
+pyuv-suite: python
+	$(VENV)/bin/pip install -q -e ./pyuv-compat --no-deps
+	$(PY) tests/pyuv_suite/run.py
 
 # The Python suite on every CPython 3.9-3.13 found (pyenv), each in its own venv.
 test-pythons: setup
