@@ -29,8 +29,14 @@ fn python<R>(f: impl FnOnce(Python<'_>) -> PyResult<R>) -> R {
     Python::attach(|py| f(py).map_err(|e| e.to_string()).unwrap())
 }
 
+/// Each call its own module: the tests run in parallel threads, and one `sys.modules` entry
+/// shared by them would let one test's code replace another's functions under it.
 fn module<'py>(py: Python<'py>, code: &str) -> PyResult<Bound<'py, PyModule>> {
-    PyModule::from_code(py, &CString::new(code).unwrap(), c"t.py", c"t")
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = CString::new(format!("t{n}")).unwrap();
+    let file = CString::new(format!("t{n}.py")).unwrap();
+    PyModule::from_code(py, &CString::new(code).unwrap(), &file, &name)
 }
 
 #[test]
