@@ -92,7 +92,9 @@ class SslTransport(asyncio.Transport):
         return self._ssl_protocol._app_writing_paused
 
     def write_eof(self):
-        raise NotImplementedError
+        # asyncio's own SSL transport refuses half-closes the same way (sslproto.py):
+        # TLS has no half-close; can_write_eof() says so.
+        raise NotImplementedError("SSL doesn't support half-closes")
 
     def can_write_eof(self):
         return False

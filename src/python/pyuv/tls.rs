@@ -164,6 +164,20 @@ impl TLS {
         }
     }
 
+    /// A write's or shutdown's completion: `callback(handle, error)`.
+    fn done(
+        slf: &Bound<'_, Self>,
+        callback: Option<Py<PyAny>>,
+    ) -> impl FnOnce(&TlsStream, Result<(), TlsError>) + 'static {
+        let me = slf.clone().unbind();
+        move |_, r| {
+            Python::attach(|py| {
+                let me = me.bind(py);
+                TLS::call(me, callback, (me.clone(), r.err().map(|e| code(&e))));
+            })
+        }
+    }
+
     /// Records a failure's message (and a truncation) on the handle.
     fn note(slf: &Bound<'_, Self>, e: &TlsError) {
         let mut st = slf.get().st.borrow_mut(slf.py());
@@ -415,14 +429,8 @@ impl TLS {
     ) -> PyResult<()> {
         check_callable_opt(slf.py(), callback.as_ref())?;
         let bytes = joined(&buffers(data)?);
-        let me = slf.clone().unbind();
         TLS::stream(slf)?
-            .write(&bytes, move |_, r| {
-                Python::attach(|py| {
-                    let me = me.bind(py);
-                    TLS::call(me, callback, (me.clone(), r.err().map(|e| code(&e))));
-                })
-            })
+            .write(&bytes, TLS::done(slf, callback))
             .map_err(tls_err)
     }
 
@@ -430,14 +438,8 @@ impl TLS {
     #[pyo3(signature = (callback = None))]
     fn shutdown(slf: &Bound<'_, Self>, callback: Option<Py<PyAny>>) -> PyResult<()> {
         check_callable_opt(slf.py(), callback.as_ref())?;
-        let me = slf.clone().unbind();
         TLS::stream(slf)?
-            .shutdown(move |_, r| {
-                Python::attach(|py| {
-                    let me = me.bind(py);
-                    TLS::call(me, callback, (me.clone(), r.err().map(|e| code(&e))));
-                })
-            })
+            .shutdown(TLS::done(slf, callback))
             .map_err(tls_err)
     }
 
