@@ -319,3 +319,18 @@ def test_udp_recv_callback_exception_to_excepthook(lp, run):
         s.sendto(b"x", u.getsockname())
         run(lp)
     assert seen == [KeyError]
+
+
+def test_udp_open_takes_ownership_of_fd(lp, run):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    addr = sock.getsockname()
+    fd = sock.detach()
+    u = pyuv.UDP(lp)
+    u.open(fd)
+    assert u.fileno() == fd
+    assert u.getsockname() == addr
+    u.close()
+    run(lp)
+    with pytest.raises(OSError):
+        os.fstat(fd)

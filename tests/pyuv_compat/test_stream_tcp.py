@@ -448,9 +448,6 @@ def test_tcp_open_existing_socket(lp, run):
     assert got == [b"opened"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: TCP.open(fd) wraps a dup() of fd (see "
-                   "test_pipe_tty.OPEN_DUP_BUG); pyuv's handle owns fd itself "
-                   "(src/tcp.c:348): fileno() == fd, close() closes it")
 def test_tcp_open_takes_ownership_of_fd(lp, run):
     srv = EchoServer(lp)
     sock = socket.create_connection(srv.addr, timeout=5)
@@ -469,11 +466,6 @@ def test_tcp_open_takes_ownership_of_fd(lp, run):
         os.fstat(fd)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): TCP.open(-1) raises ValueError; "
-                   "pyuv passes the fd to uv_tcp_open, which fails, raising "
-                   "TCPError(UV_EBADF) (src/tcp.c:348-351); Pipe.open likewise raises "
-                   "PipeError (src/pipe.c:236), UDP.open ignores the error "
-                   "(src/udp.c:589)")
 def test_tcp_open_bad_fd(lp):
     c = pyuv.TCP(lp)
     with pytest.raises(pyuv.error.TCPError):

@@ -13,6 +13,7 @@ use super::errors::{ErrKind, closed, uv_err};
 use super::loop_::{Loop, report};
 use crate::python::gil::GilCell;
 use crate::uv;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// The libuv handle a pyuv handle owns; `None` before it exists (an unspawned `Process`)
 /// and after the close callback.
@@ -86,6 +87,9 @@ pub(crate) struct HState {
     /// Filled with the callback context once it exists, for a libuv callback fixed at the
     /// handle's creation (`Async`).
     late: Option<super::watchers::LateCtx>,
+    /// The descriptor given to `open(fd)`: the handle owns it (its `fileno()`, closed by
+    /// `close()`), while libuv works on a private duplicate.
+    fd: Option<OwnedFd>,
 }
 
 /// The base of every pyuv handle.
@@ -180,6 +184,7 @@ impl Handle {
                 closing: false,
                 kind,
                 late: None,
+                fd: None,
             }),
         }
     }
@@ -250,6 +255,46 @@ impl Handle {
             return Err(closed());
         }
         Ok(())
+    }
+
+    /// pyuv's `open(fd)`: the handle takes `fd` over (`fileno()` is `fd`, `close()` closes
+    /// it, so the peer sees the end), and libuv works on a private duplicate, so that Python
+    /// code closing `fd` behind the handle's back cannot make libuv abort. A bad descriptor
+    /// is the handle's error with `UV_EBADF`, and leaves `fd` to the caller.
+    pub(crate) fn adopt_fd(
+        h: &Bound<'_, Handle>,
+        fd: &Bound<'_, PyAny>,
+        kind: ErrKind,
+        open: impl FnOnce(&uv::LoopHandle, OwnedFd) -> uv::Result<Uv>,
+    ) -> PyResult<()> {
+        Handle::check_open(h)?;
+        let lp = h
+            .get()
+            .st
+            .borrow(h.py())
+            .lp
+            .as_ref()
+            .map(|l| l.clone_ref(h.py()));
+        let lh = Handle::uv_loop(lp.ok_or_else(closed)?.bind(h.py()), kind)?;
+        let fd = match fd.extract::<i32>() {
+            Ok(n) => n,
+            Err(_) => super::util::fd_of(fd)?,
+        };
+        let private = uv::dup_fd(fd).map_err(|e| uv_err(kind, e))?;
+        let uv = open(&lh, private).map_err(|e| uv_err(kind, e))?;
+        // SAFETY: dup_fd just proved `fd` open, and pyuv's open(fd) hands the descriptor to
+        // the handle (its documented contract): from here the handle alone closes it.
+        let own = unsafe { OwnedFd::from_raw_fd(fd) };
+        Handle::set_uv(h, uv);
+        let old = h.get().st.borrow_mut(h.py()).fd.replace(own);
+        drop(old);
+        Ok(())
+    }
+
+    /// The descriptor `open(fd)` adopted, if any (what `fileno()` reports).
+    pub(crate) fn adopted_fd(h: &Bound<'_, Handle>) -> Option<i32> {
+        let st = h.get().st.borrow(h.py());
+        st.fd.as_ref().map(|f| f.as_raw_fd())
     }
 
     pub(crate) fn set_cb(h: &Bound<'_, Handle>, slot: usize, cb: Option<Py<PyAny>>) {
@@ -328,6 +373,8 @@ impl Handle {
             let done = move || Python::attach(|py| Handle::closed_cb(py, obj, lp2));
             each_uv!(&st.uv, u => u.close_with(done).is_ok(), false)
         };
+        let adopted = h.get().st.borrow_mut(py).fd.take();
+        drop(adopted); // libuv closed its duplicate in uv_close: now the caller's descriptor
         if !started {
             // Nothing open in libuv (an unspawned process): closed at once.
             Handle::closed_cb(py, h.clone().into_any().unbind(), lp);

@@ -121,6 +121,11 @@ impl Loop {
         let wh = h.clone();
         prep.start(move |_| Loop::wait(&wh, &g))
             .map_err(|e| uv_err(ErrKind::Uv, e))?;
+        // libuv's loop starts with its signal pipe's watcher not yet in epoll, and until a
+        // poll registers it uv_backend_timeout() says 0: get_timeout() would be 0.0 and a
+        // first UV_RUN_ONCE would not wait. One empty pass (the gate closed) registers it.
+        lp.run(RunMode::NoWait)
+            .map_err(|e| uv_err(ErrKind::Uv, e))?;
         prep.unref();
         Ok((prep, gate))
     }

@@ -110,17 +110,12 @@ impl Pipe {
         })
     }
 
-    /// Wraps a descriptor (a duplicate of it: the caller keeps `fd`).
+    /// Takes `fd` over: `fileno()` is `fd`, `close()` closes it.
     fn open(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<()> {
-        let h = base(slf);
-        Handle::check_open(h)?;
-        let fd = super::util::fd_of(fd)?;
-        let lp = slf.getattr("loop")?;
-        let lh = Handle::uv_loop(lp.cast::<Loop>()?, ErrKind::Pipe)?;
-        let owned = uv::dup_fd(fd).map_err(|e| uv_err(ErrKind::Pipe, e))?;
-        let p = uv::Pipe::open(&lh, owned, slf.get().ipc).map_err(|e| uv_err(ErrKind::Pipe, e))?;
-        Handle::set_uv(h, Uv::Pipe(p));
-        Ok(())
+        let ipc = slf.get().ipc;
+        Handle::adopt_fd(base(slf), fd, ErrKind::Pipe, |lh, fd| {
+            uv::Pipe::open(lh, fd, ipc).map(Uv::Pipe)
+        })
     }
 
     fn getsockname(slf: &Bound<'_, Self>) -> PyResult<String> {

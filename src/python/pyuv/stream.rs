@@ -199,6 +199,9 @@ impl Stream {
     }
 
     fn fileno(slf: &Bound<'_, Self>) -> PyResult<i32> {
+        if let Some(fd) = Handle::adopted_fd(base(slf)) {
+            return Ok(fd);
+        }
         Handle::with_uv(base(slf), |u| each_stream!(u, s => s.fileno()))
     }
 

@@ -89,18 +89,11 @@ impl TCP {
         })
     }
 
+    /// Takes `fd` over: `fileno()` is `fd`, `close()` closes it.
     fn open(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<()> {
-        let h = base(slf);
-        let fd = super::util::fd_of(fd)?;
-        let lh = {
-            let lp = slf.getattr("loop")?;
-            Handle::uv_loop(lp.cast::<Loop>()?, ErrKind::Tcp)?
-        };
-        let owned = uv::dup_fd(fd).map_err(|e| uv_err(ErrKind::Tcp, e))?;
-        let t = uv::Tcp::open(&lh, owned).map_err(|e| uv_err(ErrKind::Tcp, e))?;
-        Handle::check_open(h)?;
-        Handle::set_uv(h, Uv::Tcp(t));
-        Ok(())
+        Handle::adopt_fd(base(slf), fd, ErrKind::Tcp, |lh, fd| {
+            uv::Tcp::open(lh, fd).map(Uv::Tcp)
+        })
     }
 
     fn getsockname<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {

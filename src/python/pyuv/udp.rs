@@ -127,16 +127,11 @@ impl UDP {
         udp(base(slf), |s| s.try_send(&bytes, Some(a)))
     }
 
+    /// Takes `fd` over: `fileno()` is `fd`, `close()` closes it.
     fn open(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<()> {
-        let h = base(slf);
-        Handle::check_open(h)?;
-        let fd = super::util::fd_of(fd)?;
-        let lp = slf.getattr("loop")?;
-        let lh = Handle::uv_loop(lp.cast::<Loop>()?, ErrKind::Udp)?;
-        let owned = uv::dup_fd(fd).map_err(|e| uv_err(ErrKind::Udp, e))?;
-        let s = uv::Udp::open(&lh, owned).map_err(|e| uv_err(ErrKind::Udp, e))?;
-        Handle::set_uv(h, Uv::Udp(s));
-        Ok(())
+        Handle::adopt_fd(base(slf), fd, ErrKind::Udp, |lh, fd| {
+            uv::Udp::open(lh, fd).map(Uv::Udp)
+        })
     }
 
     /// `UDPError(UV_EINVAL)` while unbound.
@@ -146,6 +141,9 @@ impl UDP {
     }
 
     fn fileno(slf: &Bound<'_, Self>) -> PyResult<i32> {
+        if let Some(fd) = Handle::adopted_fd(base(slf)) {
+            return Ok(fd);
+        }
         let st = base(slf).get().st.borrow(slf.py());
         match &st.uv {
             Uv::Udp(s) => s.fileno().map_err(|e| uv_err(ErrKind::Udp, e)),
