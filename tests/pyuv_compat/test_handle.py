@@ -290,11 +290,6 @@ def test_loop_collected_after_handles(run):
     assert wl() is None and wt() is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): on a closed handle, Handle.ref, "
-                   "Stream.readable/writable/write_queue_size, Timer.repeat and "
-                   "UDP.send_queue_size raise HandleClosedError; pyuv's getters only "
-                   "check initialization and return the value (src/handle.c:162 ref, "
-                   "src/stream.c:503-535, src/timer.c:129, src/udp.c:730-737)")
 def test_handle_properties_readable_after_close(lp, run):
     t, u, tm = pyuv.TCP(lp), pyuv.UDP(lp), pyuv.Timer(lp)
     for h in (t, u, tm):

@@ -207,10 +207,6 @@ def test_loop_alive(lp, run):
     run(lp)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (known: loop.handles lifetime): closed "
-                   "handles still referenced from Python stay in Loop.handles after "
-                   "their close callback (pyuv src/loop.c:274 lists uv_walk's handles, "
-                   "and libuv drops a handle from the walk once closed)")
 def test_loop_handles_lists_live_handles(lp, run):
     assert lp.handles == []
     t = pyuv.Timer(lp)

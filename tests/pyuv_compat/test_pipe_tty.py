@@ -330,10 +330,6 @@ def test_pipe_write_and_accept_type_checked(lp, run, ipc_pair):
     run(lp)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (known: IPC pipes): Pipe.write(data, cb, "
-                   "send_handle=<Timer>) raises PipeError(UV_EINVAL); pyuv raises "
-                   "TypeError('Only Stream and UDP objects are supported') "
-                   "(src/pipe.c:303-306)")
 def test_pipe_write_send_handle_must_be_stream_or_udp(lp, run, ipc_pair):
     sender, receiver = ipc_pair
     with pytest.raises(TypeError):

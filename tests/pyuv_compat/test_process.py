@@ -214,9 +214,6 @@ def test_process_close_callback(lp, run):
     assert proc.closed
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (known: Process.close): Process.pid becomes "
-                   "None once the handle is closed; pyuv returns process_h.pid for any "
-                   "spawned process, closed or not (src/process.c:493-501)")
 def test_process_pid_survives_close(lp, run):
     proc = pyuv.Process.spawn(lp, ["/bin/true"],
                               exit_callback=lambda p, s, t: p.close())

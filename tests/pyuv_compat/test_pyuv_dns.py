@@ -35,9 +35,6 @@ def test_getaddrinfo_service_forms(lp):
         dns.getaddrinfo(lp, 12, 80)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): getaddrinfo(loop, host, 70000) "
-                   "raises OverflowError; pyuv raises ValueError('port must be between "
-                   "0 and 65535') (src/dns.c:196)")
 def test_getaddrinfo_port_out_of_range_is_valueerror(lp):
     with pytest.raises(ValueError):
         dns.getaddrinfo(lp, "127.0.0.1", 70000)

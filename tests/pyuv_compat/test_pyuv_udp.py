@@ -120,9 +120,6 @@ def test_udp_family_fileno_open(lp, run):
     assert got == [b"to opened"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor, libuv version): UDP.getsockname() "
-                   "on an unbound handle raises UDPError(UV_EBADF); pyuv 1.4 (libuv "
-                   "1.13 uv_udp_getsockname) raises UDPError(UV_EINVAL)")
 def test_udp_getsockname_unbound_is_einval(lp):
     u = pyuv.UDP(lp)
     with pytest.raises(pyuv.error.UDPError) as ei:
@@ -183,10 +180,6 @@ def test_udp_set_broadcast_and_ttl(lp, run):
     run(lp)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): UDP.set_ttl(300) / "
-                   "set_multicast_ttl(300) raise UDPError(UV_EINVAL); pyuv checks the "
-                   "range first and raises ValueError('ttl must be between 0 and 255') "
-                   "(src/udp.c:490, src/udp.c:563)")
 def test_udp_ttl_out_of_range_is_valueerror(lp, run):
     u = pyuv.UDP(lp)
     u.bind(LOCAL)

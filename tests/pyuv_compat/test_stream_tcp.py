@@ -166,13 +166,6 @@ def test_tcp_write_sequence_with_str_item_is_typeerror(lp, run):
     assert errors == [TypeError, TypeError]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (known: TCP write of invalid data type "
-                   "error class): Stream.write accepts any iterable: write({}) / "
-                   "write(set()) raise ValueError('data must not be an empty sequence'), "
-                   "write({b'a': 1}) and write(generator) are taken as data; pyuv "
-                   "accepts only a buffer or a PySequence_Check sequence and raises "
-                   "TypeError('only bytes and sequences are supported') otherwise "
-                   "(src/stream.c:447-452)")
 def test_tcp_write_non_sequence_is_typeerror(lp, run):
     t = pyuv.TCP(lp)
     for bad in ({}, {b"a": 1}, set(), (x for x in [b"a"])):
@@ -297,10 +290,6 @@ def test_tcp_family_and_fileno_without_socket(lp, run):
     run(lp)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor, libuv version): TCP.getsockname() "
-                   "on a handle without a socket raises TCPError(UV_EBADF); pyuv 1.4 "
-                   "(its libuv 1.13 uv_tcp_getsockname) raises TCPError(UV_EINVAL), as "
-                   "rsuv already does for TCP.family")
 def test_tcp_getsockname_without_socket_is_einval(lp):
     t = pyuv.TCP(lp)
     with pytest.raises(pyuv.error.TCPError) as ei:

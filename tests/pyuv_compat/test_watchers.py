@@ -70,10 +70,6 @@ def test_timer_repeat_property_rw(lp):
     t.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): `del timer.repeat` raises "
-                   "AttributeError('property has no deleter'); pyuv raises "
-                   "TypeError('cannot delete attribute') (src/timer.c:149; the same "
-                   "for the buffer-size properties, src/tcp.c:407, src/udp.c:664)")
 def test_timer_repeat_delete_is_typeerror(lp):
     t = pyuv.Timer(lp)
     with pytest.raises(TypeError):

@@ -32,9 +32,11 @@ EXPECTED = {
     "test_loop_handles.HandlesTest.test_handle_lifetime":
         "pyuv resurrects a dropped handle until its close callback, so loop.handles still lists "
         "it; rsuv closes it and lets the object go at once",
-    "test_process.ProcessTest.test_process_stdout":
-        "NOT UNDERSTOOD YET: the child exits with 1 in the full run only (it passes alone, "
-        "and 200 spawns of the same program in a loop pass); under investigation",
+    "test_loop.LoopRunTest.test_stop":
+        "libuv >= 1.45 runs due timers at the end of an iteration, not at its start as pyuv's "
+        "libuv 1.13 did: the timer that calls stop() now fires in the first iteration, after "
+        "one prepare callback, where the test counts two (uv_run itself behaves so; rsuv's "
+        "loop follows the libuv it is built on)",
     "test_process.ProcessTest.test_process_uid_gid":
         "runs only as root: the child, as user nobody, cannot reach this machine's Python "
         "under /root (EACCES from exec)",
@@ -90,6 +92,10 @@ def main() -> int:
     # test_process runs a bare "python": this interpreter, not whatever PATH holds.
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     env = dict(os.environ, PYUV_INSIDE_TOX="1", PATH=path)
+    # The suite's children print to a pipe that the test closes after its first read: with
+    # PYTHONUNBUFFERED (set on some machines, this one among them) print() writes the text
+    # and its newline apart, and the child dies of EPIPE on the second write.
+    env.pop("PYTHONUNBUFFERED", None)
     with open(os.path.join(work, "pytest.log"), "w") as log:
         subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "-q",
                         f"--junitxml={xml}", "."], cwd=tests, env=env, stdin=slave,

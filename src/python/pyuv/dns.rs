@@ -91,7 +91,11 @@ fn getaddrinfo(
         Some(p) if p.is_instance_of::<PyString>() || p.is_instance_of::<PyBytes>() => {
             Some(text(p)?)
         }
-        Some(p) => Some(p.extract::<u16>()?.to_string()),
+        Some(p) => Some(
+            u16::try_from(p.extract::<i64>()?)
+                .map_err(|_| PyValueError::new_err("port must be between 0 and 65535"))?
+                .to_string(),
+        ),
     };
     let hints = uv::AddrInfoHints {
         family,

@@ -164,3 +164,17 @@ pub(crate) fn errno_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(strerror, m)?)?;
     Ok(())
 }
+
+/// `del` of a property: pyuv's `TypeError`.
+pub(crate) fn no_delete() -> PyErr {
+    pyo3::exceptions::PyTypeError::new_err("cannot delete attribute")
+}
+
+/// `getsockname()` before a socket exists: `UV_EINVAL`, as pyuv 1.4's libuv reported it.
+pub(crate) fn ebadf_is_einval(e: crate::uv::Error) -> crate::uv::Error {
+    if e == crate::uv::Error::EBADF {
+        crate::uv::Error::EINVAL
+    } else {
+        e
+    }
+}

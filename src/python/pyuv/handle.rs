@@ -249,6 +249,17 @@ impl Handle {
         f(&st.uv).map_err(|e| uv_err(kind, e))
     }
 
+    /// What a getter reads from the libuv handle, also once closed (pyuv's getters check
+    /// only initialisation): `default` when the handle is gone or the read fails.
+    pub(crate) fn peek_uv<R>(
+        h: &Bound<'_, Handle>,
+        default: R,
+        f: impl FnOnce(&Uv) -> uv::Result<R>,
+    ) -> R {
+        let st = h.get().st.borrow(h.py());
+        f(&st.uv).unwrap_or(default)
+    }
+
     /// Raises `HandleClosedError` once `close()` was called.
     pub(crate) fn check_open(h: &Bound<'_, Handle>) -> PyResult<()> {
         if h.get().st.borrow(h.py()).closing {
@@ -442,10 +453,14 @@ impl Handle {
     }
 
     #[getter(r#ref)]
-    fn get_ref(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        Handle::check_open(slf)?;
+    fn get_ref(slf: &Bound<'_, Self>) -> bool {
         let st = slf.get().st.borrow(slf.py());
-        Ok(each_uv!(&st.uv, h => h.has_ref(), false))
+        each_uv!(&st.uv, h => h.has_ref(), false)
+    }
+
+    #[deleter(r#ref)]
+    fn del_ref(&self) -> PyResult<()> {
+        Err(super::errors::no_delete())
     }
 
     #[setter(r#ref)]

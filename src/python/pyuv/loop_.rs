@@ -313,7 +313,7 @@ impl Loop {
         slf.get().st.borrow(slf.py()).default
     }
 
-    /// Every live handle of this loop that is not closed yet.
+    /// Every live handle of this loop whose close callback has not run.
     #[getter]
     fn handles<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
         let py = slf.py();
@@ -322,7 +322,14 @@ impl Loop {
             st.handles.retain(|w| w.bind(py).upgrade().is_some());
             st.handles.iter().map(|w| w.clone_ref(py)).collect()
         };
-        let live = weaks.iter().filter_map(|w| w.bind(py).upgrade());
+        // As libuv's uv_walk: a handle leaves the list with its close callback.
+        let live = weaks
+            .iter()
+            .filter_map(|w| w.bind(py).upgrade())
+            .filter(|h| {
+                h.cast::<super::handle::Handle>()
+                    .is_ok_and(|h| h.get().st.borrow(py).lp.is_some())
+            });
         PyList::new(py, live)
     }
 

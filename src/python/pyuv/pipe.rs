@@ -157,7 +157,14 @@ impl Pipe {
         check_callable_opt(slf.py(), callback.as_ref())?;
         let sh = sh
             .cast::<Handle>()
-            .map_err(|_| PyTypeError::new_err("only TCP, Pipe and UDP handles can be sent"))?;
+            .ok()
+            .filter(|h| h.is_instance_of::<Stream>() || h.is_instance_of::<super::udp::UDP>())
+            .ok_or_else(|| PyTypeError::new_err("Only Stream and UDP objects are supported"))?;
+        if sh.is_instance_of::<TTY>() {
+            return Err(PyTypeError::new_err(
+                "Only TCP and Pipe objects are supported",
+            ));
+        }
         let bytes = joined(&buffers(data)?);
         let obj = h.clone().unbind();
         let done = move |_: &uv::Pipe, r: uv::Result<()>| {
@@ -183,6 +190,11 @@ impl Pipe {
         pipe(base(slf), |p| p.send_buffer_size())
     }
 
+    #[deleter(send_buffer_size)]
+    fn del_send_buffer_size(&self) -> PyResult<()> {
+        Err(super::errors::no_delete())
+    }
+
     #[setter]
     fn set_send_buffer_size(slf: &Bound<'_, Self>, v: usize) -> PyResult<()> {
         pipe(base(slf), |p| p.set_send_buffer_size(v))
@@ -191,6 +203,11 @@ impl Pipe {
     #[getter]
     fn get_receive_buffer_size(slf: &Bound<'_, Self>) -> PyResult<usize> {
         pipe(base(slf), |p| p.recv_buffer_size())
+    }
+
+    #[deleter(receive_buffer_size)]
+    fn del_receive_buffer_size(&self) -> PyResult<()> {
+        Err(super::errors::no_delete())
     }
 
     #[setter]

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::errors::{ErrKind, uv_err};
 use super::handle::{AUX, HState, Handle, Uv, check_callable_opt};
@@ -91,7 +92,10 @@ impl StdIO {
 
 /// `Process(loop)`; children come from the class method `spawn`.
 #[pyclass(module = "pyuv._cpyuv", name = "Process", extends = Handle, subclass, frozen)]
-pub struct Process;
+pub struct Process {
+    /// The child's pid once spawned (0 before), kept after close as pyuv does.
+    pid: AtomicI32,
+}
 
 fn strs(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     if obj.is_instance_of::<PyString>() {
@@ -163,8 +167,11 @@ impl Process {
     ) -> PyResult<PyClassInitializer<Self>> {
         Handle::uv_loop(r#loop, ErrKind::Process)?;
         Ok(
-            PyClassInitializer::from(Handle::new(r#loop, ErrKind::Process, Uv::None))
-                .add_subclass(Process),
+            PyClassInitializer::from(Handle::new(r#loop, ErrKind::Process, Uv::None)).add_subclass(
+                Process {
+                    pid: AtomicI32::new(0),
+                },
+            ),
         )
     }
 
@@ -271,6 +278,9 @@ impl Process {
         drop(opts);
         drop(io);
         Handle::set_cb(&h, AUX, exit_callback);
+        if let Ok(me) = obj.cast::<Process>() {
+            me.get().pid.store(p.pid(), Ordering::Relaxed);
+        }
         Handle::set_uv(&h, Uv::Process(p));
         Handle::sync_keep(&h);
         Ok(obj.unbind())
@@ -283,13 +293,10 @@ impl Process {
         })
     }
 
-    /// The child's pid; `None` before `spawn` (and after the handle closed), as in pyuv.
+    /// The child's pid; `None` before `spawn`, kept once the handle closed (as pyuv).
     #[getter]
-    fn pid(slf: &Bound<'_, Self>) -> Option<i32> {
-        match &base(slf).get().st.borrow(slf.py()).uv {
-            Uv::Process(p) => Some(p.pid()),
-            _ => None,
-        }
+    fn pid(&self) -> Option<i32> {
+        Some(self.pid.load(Ordering::Relaxed)).filter(|&p| p != 0)
     }
 
     /// As `Handle.close`; a `Process` that was never spawned raises `RuntimeError`.

@@ -4,7 +4,7 @@
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PySequence, PyString};
 
 use super::errors::code_of;
 use super::handle::{AUX, Handle, MAIN, Uv, call_cb, check_callable, check_callable_opt};
@@ -34,9 +34,11 @@ pub(crate) fn buffers(data: &Bound<'_, PyAny>) -> PyResult<Vec<WriteBuf>> {
     if let Some(b) = one_buffer(data)? {
         return Ok(vec![b]);
     }
+    // A sequence as pyuv's PySequence_Check takes it (a list, a tuple), not any iterable.
     let seq = data
-        .try_iter()
-        .map_err(|_| PyTypeError::new_err("data must be a buffer or a sequence of buffers"))?;
+        .cast::<PySequence>()
+        .map_err(|_| PyTypeError::new_err("only bytes and sequences are supported"))?
+        .try_iter()?;
     let mut out = Vec::new();
     for item in seq {
         let item = item?;
@@ -215,19 +217,32 @@ impl Stream {
     }
 
     #[getter]
-    fn readable(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        Handle::with_uv(base(slf), |u| each_stream!(u, s => Ok(s.is_readable())))
+    fn readable(slf: &Bound<'_, Self>) -> bool {
+        let closing = base(slf).get().st.borrow(slf.py()).closing;
+        !closing
+            && Handle::peek_uv(
+                base(slf),
+                false,
+                |u| each_stream!(u, s => Ok(s.is_readable())),
+            )
     }
 
     #[getter]
-    fn writable(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        Handle::with_uv(base(slf), |u| each_stream!(u, s => Ok(s.is_writable())))
+    fn writable(slf: &Bound<'_, Self>) -> bool {
+        let closing = base(slf).get().st.borrow(slf.py()).closing;
+        !closing
+            && Handle::peek_uv(
+                base(slf),
+                false,
+                |u| each_stream!(u, s => Ok(s.is_writable())),
+            )
     }
 
     #[getter]
-    fn write_queue_size(slf: &Bound<'_, Self>) -> PyResult<usize> {
-        Handle::with_uv(
+    fn write_queue_size(slf: &Bound<'_, Self>) -> usize {
+        Handle::peek_uv(
             base(slf),
+            0,
             |u| each_stream!(u, s => Ok(s.write_queue_size())),
         )
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::errors::{ErrKind, code_of, uv_err};
+use super::errors::{ErrKind, code_of, ebadf_is_einval, uv_err};
 use super::handle::{Handle, Uv, call_cb, check_callable};
 use super::loop_::Loop;
 use super::stream::{self, Stream};
@@ -97,7 +97,8 @@ impl TCP {
     }
 
     fn getsockname<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let a = tcp(base(slf), |t| t.sockname())?;
+        // pyuv's libuv said EINVAL for a handle without a socket; libuv now says EBADF.
+        let a = tcp(base(slf), |t| t.sockname().map_err(ebadf_is_einval))?;
         addr_tuple(slf.py(), a)
     }
 
@@ -136,6 +137,11 @@ impl TCP {
         tcp(base(slf), |t| t.send_buffer_size())
     }
 
+    #[deleter(send_buffer_size)]
+    fn del_send_buffer_size(&self) -> PyResult<()> {
+        Err(super::errors::no_delete())
+    }
+
     #[setter]
     fn set_send_buffer_size(slf: &Bound<'_, Self>, v: usize) -> PyResult<()> {
         tcp(base(slf), |t| t.set_send_buffer_size(v))
@@ -144,6 +150,11 @@ impl TCP {
     #[getter]
     fn get_receive_buffer_size(slf: &Bound<'_, Self>) -> PyResult<usize> {
         tcp(base(slf), |t| t.recv_buffer_size())
+    }
+
+    #[deleter(receive_buffer_size)]
+    fn del_receive_buffer_size(&self) -> PyResult<()> {
+        Err(super::errors::no_delete())
     }
 
     #[setter]

@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
-use super::errors::{ErrKind, code_of, uv_err};
+use super::errors::{ErrKind, code_of, ebadf_is_einval, uv_err};
 use super::handle::{Handle, MAIN, Uv, call_cb, check_callable, check_callable_opt};
 use super::loop_::Loop;
 use super::stream::{buffers, joined};
@@ -136,7 +136,8 @@ impl UDP {
 
     /// `UDPError(UV_EINVAL)` while unbound.
     fn getsockname<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let a = udp(base(slf), |s| s.sockname())?;
+        // pyuv's libuv said EINVAL for a handle without a socket; libuv now says EBADF.
+        let a = udp(base(slf), |s| s.sockname().map_err(ebadf_is_einval))?;
         addr_tuple(slf.py(), a)
     }
 
@@ -186,11 +187,13 @@ impl UDP {
         udp(base(slf), |s| s.set_multicast_loop(enable))
     }
 
-    fn set_multicast_ttl(slf: &Bound<'_, Self>, ttl: u32) -> PyResult<()> {
+    fn set_multicast_ttl(slf: &Bound<'_, Self>, ttl: i64) -> PyResult<()> {
+        let ttl = ttl_of(ttl)?;
         udp(base(slf), |s| s.set_multicast_ttl(ttl))
     }
 
-    fn set_ttl(slf: &Bound<'_, Self>, ttl: u32) -> PyResult<()> {
+    fn set_ttl(slf: &Bound<'_, Self>, ttl: i64) -> PyResult<()> {
+        let ttl = ttl_of(ttl)?;
         udp(base(slf), |s| s.set_ttl(ttl))
     }
 
@@ -200,13 +203,21 @@ impl UDP {
 
     /// Bytes queued for sending.
     #[getter]
-    fn send_queue_size(slf: &Bound<'_, Self>) -> PyResult<usize> {
-        udp(base(slf), |s| Ok(s.send_queue_size()))
+    fn send_queue_size(slf: &Bound<'_, Self>) -> usize {
+        Handle::peek_uv(base(slf), 0, |u| match u {
+            Uv::Udp(s) => Ok(s.send_queue_size()),
+            _ => Err(uv::Error::EBADF),
+        })
     }
 
     #[getter]
     fn get_send_buffer_size(slf: &Bound<'_, Self>) -> PyResult<usize> {
         udp(base(slf), |s| s.send_buffer_size())
+    }
+
+    #[deleter(send_buffer_size)]
+    fn del_send_buffer_size(&self) -> PyResult<()> {
+        Err(super::errors::no_delete())
     }
 
     #[setter]
@@ -219,8 +230,21 @@ impl UDP {
         udp(base(slf), |s| s.recv_buffer_size())
     }
 
+    #[deleter(receive_buffer_size)]
+    fn del_receive_buffer_size(&self) -> PyResult<()> {
+        Err(super::errors::no_delete())
+    }
+
     #[setter]
     fn set_receive_buffer_size(slf: &Bound<'_, Self>, v: usize) -> PyResult<()> {
         udp(base(slf), |s| s.set_recv_buffer_size(v))
     }
+}
+
+/// pyuv's TTL range check, before libuv's.
+fn ttl_of(ttl: i64) -> PyResult<u32> {
+    u32::try_from(ttl)
+        .ok()
+        .filter(|t| *t <= 255)
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("ttl must be between 0 and 255"))
 }

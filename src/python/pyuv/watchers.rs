@@ -119,11 +119,16 @@ impl Timer {
     }
 
     #[getter]
-    fn get_repeat(slf: &Bound<'_, Self>) -> PyResult<f64> {
-        Handle::with_uv(base(slf), |u| match u {
+    fn get_repeat(slf: &Bound<'_, Self>) -> f64 {
+        Handle::peek_uv(base(slf), 0.0, |u| match u {
             Uv::Timer(t) => Ok(t.repeat().as_millis() as f64 / 1000.0),
             _ => Err(uv::Error::EINVAL),
         })
+    }
+
+    #[deleter(repeat)]
+    fn del_repeat(&self) -> PyResult<()> {
+        Err(super::errors::no_delete())
     }
 
     #[setter]
