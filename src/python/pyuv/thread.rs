@@ -47,12 +47,23 @@ impl Mutex {
                 "Mutex already held by this thread (deadlock)",
             ));
         }
-        match self.m.try_lock() {
-            Some(g) => std::mem::forget(g),
-            None => py.detach(|| std::mem::forget(self.m.lock())),
-        }
+        self.acquire(py);
         self.owner.store(me(), Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Takes the lock with the GIL held. When it is busy, waits for it to be free without
+    /// the GIL and lets go again before taking the GIL back: a thread never holds the
+    /// mutex while it queues for the GIL, which would stall the GIL's holder on the
+    /// mutex in turn (a convoy that costs a futex hand-off per operation).
+    fn acquire(&self, py: Python<'_>) {
+        loop {
+            if let Some(g) = self.m.try_lock() {
+                std::mem::forget(g);
+                return;
+            }
+            py.detach(|| drop(self.m.lock()));
+        }
     }
 
     fn unlock_now(&self) -> PyResult<()> {
@@ -151,20 +162,23 @@ impl Condition {
         mutex.owner.store(0, Ordering::Relaxed);
         let woke = py.detach(|| {
             // SAFETY: this thread holds the mutex (checked above), taken through a guard it
-            // forgot; the guard made here is the only one, and is forgotten again below.
+            // forgot; the guard made here is the only one. Woken, it is dropped, letting
+            // the mutex go at once, and `acquire` takes it back with the GIL (for the
+            // reason `acquire` gives).
             let g = unsafe { mutex.m.make_guard_unchecked() };
             match timeout {
                 None => {
-                    std::mem::forget(self.cv.wait(g));
+                    drop(self.cv.wait(g));
                     true
                 }
                 Some(t) => {
                     let (g, r) = self.cv.wait_timeout(g, t);
-                    std::mem::forget(g);
+                    drop(g);
                     !r.timed_out()
                 }
             }
         });
+        mutex.acquire(py);
         mutex.owner.store(me(), Ordering::Relaxed);
         Ok(woke)
     }
