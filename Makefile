@@ -107,3 +107,6 @@ bench: setup python
 	$(PY) benches/py_tls_bench.py
 	$(PY) benches/py_proc_bench.py
 	$(PY) benches/py_http_bench.py
+	$(VENV)/bin/pip install -q -e ./pyuv-compat --no-deps
+	$(PY) benches/pyuv_queue_bench.py
+	$(PY) benches/pyuv_echo_bench.py
