@@ -226,3 +226,32 @@ fn dropping_the_loop_with_a_lookup_queued_completes_it() {
     assert_eq!(lookup.cancel(), Err(Error::CLOSED));
     assert_eq!(full.finished.get(), pool::size());
 }
+
+#[test]
+fn blocking_lookups_answer_before_returning() {
+    let lp = Loop::new().unwrap();
+    let hints = AddrInfoHints {
+        family: libc::AF_INET,
+        socktype: libc::SOCK_STREAM,
+        ..AddrInfoHints::default()
+    };
+    let found =
+        rsuv::getaddrinfo_blocking(&lp, Some("127.0.0.1"), Some("80"), Some(hints)).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].addr, "127.0.0.1:80".parse::<SocketAddr>().unwrap());
+    let (host, service) = rsuv::getnameinfo_blocking(
+        &lp,
+        "127.0.0.1:22".parse().unwrap(),
+        libc::NI_NUMERICHOST | libc::NI_NUMERICSERV,
+    )
+    .unwrap();
+    assert_eq!((host.as_str(), service.as_str()), ("127.0.0.1", "22"));
+    let bad =
+        rsuv::getaddrinfo_blocking(&lp, Some("no-such-host.invalid"), None, None).unwrap_err();
+    assert!(rsuv::gai_error(bad).is_some(), "{bad:?}");
+    assert_eq!(
+        rsuv::getaddrinfo_blocking(&lp, Some("a\0b"), None, None).err(),
+        Some(Error::EINVAL)
+    );
+    support::finish(lp);
+}

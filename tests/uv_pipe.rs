@@ -232,3 +232,57 @@ fn misuse_and_closed() {
     drop((other, ipc));
     support::finish(lp);
 }
+
+#[test]
+fn pass_a_udp_socket_over_an_ipc_pipe() {
+    let lp = Loop::new().unwrap();
+    let (x, y) = UnixStream::pair().unwrap();
+    let sender = Pipe::open(&lp, x.into(), true).unwrap();
+    let receiver = Pipe::open(&lp, y.into(), true).unwrap();
+    let udp = rsuv::Udp::new(&lp).unwrap();
+    udp.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = udp.sockname().unwrap();
+    sender
+        .write_handle(b"a udp socket", &udp, |s, r| {
+            r.unwrap();
+            s.close();
+        })
+        .unwrap();
+    let received = Rc::new(RefCell::new(None));
+    let r2 = received.clone();
+    receiver
+        .read_start(move |p, data| {
+            if let Ok(bytes) = data {
+                assert_eq!(bytes, b"a udp socket");
+                assert_eq!(p.pending_type(), 15, "UV_UDP");
+                *r2.borrow_mut() = Some(p.accept_pending().unwrap());
+                assert_eq!(p.pending_type(), 0, "none left");
+                p.close();
+            }
+        })
+        .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    let Some(PendingHandle::Udp(got)) = received.borrow_mut().take() else {
+        panic!("expected a UDP handle");
+    };
+    assert_eq!(
+        got.sockname().unwrap(),
+        addr,
+        "the same socket, as a new handle"
+    );
+    drop(udp);
+    // The received handle receives what is sent to the address.
+    let data = Rc::new(RefCell::new(Vec::new()));
+    let d = data.clone();
+    got.recv_start(move |u, r| {
+        d.borrow_mut().extend_from_slice(r.unwrap().data);
+        u.close();
+    })
+    .unwrap();
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(b"to the passed socket", addr).unwrap();
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(*data.borrow(), b"to the passed socket");
+    drop((got, sender, receiver));
+    support::finish(lp);
+}

@@ -254,3 +254,41 @@ fn spawn_failures_are_errors_and_leak_nothing() {
     drop((out, closed));
     support::finish(lp);
 }
+
+#[test]
+fn pipe_with_directions_and_arg0() {
+    // One pipe the child both reads and writes (its fd 3), as pyuv's
+    // UV_READABLE_PIPE | UV_WRITABLE_PIPE asks: the child answers on the same pipe.
+    let lp = Loop::new().unwrap();
+    let both = Pipe::new(&lp, false).unwrap();
+    let opts = sh("read line <&3; echo \"$0 got $line\" >&3")
+        .arg0("renamed")
+        .stdio(
+            3,
+            Stdio::PipeWith {
+                pipe: &both,
+                readable: true,
+                writable: true,
+            },
+        );
+    let status: Slot<ExitStatus> = Rc::default();
+    let s = status.clone();
+    let child = Process::spawn(&lp, &opts, move |p, st| {
+        *s.borrow_mut() = Some(st);
+        p.close();
+    })
+    .unwrap();
+    let echoed = Rc::new(RefCell::new(Vec::new()));
+    let e = echoed.clone();
+    both.write(b"hello\n", |_, r| r.unwrap()).unwrap();
+    both.read_start(move |p, data| match data {
+        Ok(bytes) => e.borrow_mut().extend_from_slice(bytes),
+        Err(_) => p.close(),
+    })
+    .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(status.borrow().expect("exited").code(), Some(0));
+    assert_eq!(*echoed.borrow(), b"renamed got hello\n");
+    drop((child, both));
+    support::finish(lp);
+}

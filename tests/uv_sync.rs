@@ -539,3 +539,49 @@ fn once_nested_in_another_once_runs() {
         assert!(outer.is_completed() && inner.is_completed());
     });
 }
+
+#[test]
+fn forced_unlocks_for_lock_and_unlock_by_separate_calls() {
+    // pyuv's Mutex.lock()/unlock(): the guard is forgotten at lock and the lock released
+    // later by force_unlock, from the same thread.
+    let m = Arc::new(Mutex::new(0u32).unwrap());
+    std::mem::forget(m.lock());
+    assert!(m.try_lock().is_none(), "still held");
+    let m2 = m.clone();
+    let other = thread::spawn(move || {
+        let mut g = m2.lock();
+        *g += 1;
+    });
+    thread::sleep(Duration::from_millis(20));
+    // SAFETY: this thread holds the lock through the guard it forgot; no guard is alive.
+    unsafe { m.force_unlock() };
+    other.join().unwrap();
+    assert_eq!(*m.lock(), 1);
+    // make_guard_unchecked hands the held lock to a Condvar wait and back.
+    let cv = Condvar::new().unwrap();
+    std::mem::forget(m.lock());
+    // SAFETY: this thread holds the lock (forgotten guard), and no other guard is alive.
+    let g = unsafe { m.make_guard_unchecked() };
+    let (g, r) = cv.wait_timeout(g, Duration::from_millis(5));
+    assert!(r.timed_out());
+    drop(g);
+    assert!(
+        m.try_lock().is_some(),
+        "dropping the made guard unlocked it"
+    );
+
+    let l = RwLock::new(()).unwrap();
+    std::mem::forget(l.read());
+    std::mem::forget(l.read());
+    assert!(l.try_write().is_none());
+    // SAFETY: this thread holds two read locks through forgotten guards.
+    unsafe { l.force_unlock_read() };
+    assert!(l.try_write().is_none(), "one reader left");
+    // SAFETY: as above, the second one.
+    unsafe { l.force_unlock_read() };
+    std::mem::forget(l.try_write().expect("free"));
+    assert!(l.try_read().is_none());
+    // SAFETY: this thread holds the write lock through a forgotten guard.
+    unsafe { l.force_unlock_write() };
+    assert!(l.try_read().is_some());
+}

@@ -775,3 +775,67 @@ fn read_start_into_reads_into_the_sinks_memory() {
         sink.lent.get()
     );
 }
+
+/// The family of the socket behind `fd`, from getsockname.
+fn family_of(fd: std::os::fd::RawFd) -> i32 {
+    // SAFETY: all-zero is a valid sockaddr_storage; getsockname writes at most `len` bytes.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: valid out-pointers of the given size.
+    let rc = unsafe { libc::getsockname(fd, (&raw mut ss).cast(), &mut len) };
+    assert_eq!(rc, 0);
+    i32::from(ss.ss_family)
+}
+
+#[test]
+fn with_family_makes_the_socket_at_once_and_buffer_sizes_apply() {
+    let lp = Loop::new().unwrap();
+    assert_eq!(
+        Tcp::new(&lp).unwrap().fileno(),
+        Err(Error::EBADF),
+        "AF_UNSPEC: no socket yet"
+    );
+    for fam in [libc::AF_INET, libc::AF_INET6] {
+        let t = Tcp::with_family(&lp, fam).unwrap();
+        assert_eq!(family_of(t.fileno().unwrap()), fam);
+        t.set_send_buffer_size(1 << 16).unwrap();
+        assert!(t.send_buffer_size().unwrap() >= 1 << 16);
+        t.set_recv_buffer_size(1 << 16).unwrap();
+        assert!(t.recv_buffer_size().unwrap() >= 1 << 16);
+    }
+    let unspec = Tcp::with_family(&lp, libc::AF_UNSPEC).unwrap();
+    assert_eq!(unspec.fileno(), Err(Error::EBADF));
+    assert_eq!(unspec.send_buffer_size(), Err(Error::EBADF));
+    assert_eq!(
+        Tcp::with_family(&lp, libc::AF_UNIX).err(),
+        Some(Error::EINVAL)
+    );
+    assert_eq!(Tcp::with_family(&lp, -1).err(), Some(Error::EINVAL));
+    drop(unspec);
+    support::finish(lp);
+}
+
+#[test]
+fn set_blocking_clears_o_nonblock_and_back() {
+    let lp = Loop::new().unwrap();
+    let listener = std::net::TcpListener::bind(any_port()).unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    let c = Tcp::open(&lp, client.into()).unwrap();
+    let fd = c.fileno().unwrap();
+    // SAFETY: fcntl(F_GETFL) reads no memory.
+    let nonblock = || unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_NONBLOCK != 0;
+    assert!(nonblock(), "libuv makes it non-blocking");
+    c.set_blocking(true).unwrap();
+    assert!(!nonblock());
+    // A blocking write completes inside the call: the peer can read it before the loop runs.
+    c.write(b"blocking", |_, r| r.unwrap()).unwrap();
+    let mut buf = [0u8; 8];
+    std::io::Read::read_exact(&mut peer, &mut buf).unwrap();
+    assert_eq!(&buf, b"blocking");
+    c.set_blocking(false).unwrap();
+    assert!(nonblock());
+    c.close();
+    assert_eq!(c.set_blocking(true), Err(Error::CLOSED));
+    support::finish(lp);
+}

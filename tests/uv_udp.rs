@@ -290,3 +290,40 @@ fn closed_handles_and_cancelled_sends() {
     drop((peer, u));
     support::finish(lp);
 }
+
+#[test]
+fn with_family_makes_the_socket_at_once_and_buffer_sizes_apply() {
+    let lp = Loop::new().unwrap();
+    assert_eq!(
+        Udp::new(&lp).unwrap().fileno(),
+        Err(Error::EBADF),
+        "AF_UNSPEC: no socket yet"
+    );
+    for fam in [libc::AF_INET, libc::AF_INET6] {
+        let u = Udp::with_family(&lp, fam).unwrap();
+        let fd = u.fileno().unwrap();
+        let mut domain: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: valid out-pointers of the given size.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_DOMAIN,
+                (&raw mut domain).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!((rc, domain), (0, fam));
+        u.set_send_buffer_size(1 << 16).unwrap();
+        assert!(u.send_buffer_size().unwrap() >= 1 << 16);
+        u.set_recv_buffer_size(1 << 16).unwrap();
+        assert!(u.recv_buffer_size().unwrap() >= 1 << 16);
+    }
+    assert_eq!(
+        Udp::with_family(&lp, libc::AF_UNIX).err(),
+        Some(Error::EINVAL)
+    );
+    assert_eq!(Udp::with_family(&lp, -1).err(), Some(Error::EINVAL));
+    support::finish(lp);
+}
