@@ -470,3 +470,85 @@ fn a_peer_that_never_answers_close_notify_hits_the_shutdown_timeout() {
     drop((c, wd, cleanup, listener, held));
     support::finish(lp);
 }
+
+#[test]
+fn close_runs_every_pending_callback_once() {
+    let lp = Loop::new().unwrap();
+    let wd = support::watchdog(&lp, 120);
+    let log: Rc<RefCell<Vec<String>>> = Rc::default();
+    // Closed while connecting: the handshake callback hears Closed as the socket closes.
+    let (silent, addr) = listen(&lp, |_| {});
+    let l = log.clone();
+    let s = TlsStream::connect(
+        &lp.handle(),
+        addr,
+        &client_ctx(),
+        "localhost",
+        move |_, r| {
+            l.borrow_mut().push(format!("handshake {:?}", r.err()));
+        },
+    )
+    .unwrap();
+    s.close();
+    assert!(log.borrow().is_empty());
+    drop(s);
+    silent.close();
+    lp.run(rsuv::RunMode::Default).unwrap();
+    assert_eq!(log.borrow().as_slice(), ["handshake Some(Closed)"]);
+    // Closed with 8 MiB on the socket (the peer does not read), a write waiting behind it
+    // and a shutdown: each callback runs once, the socket's ones as it closes, although
+    // close() let the detached stream go.
+    let ctx = server_ctx();
+    let servers: Rc<RefCell<Vec<TlsStream>>> = Rc::default();
+    let sv = servers.clone();
+    let (listener, addr) = listen(&lp, move |l| {
+        sv.borrow_mut()
+            .push(TlsStream::accept(l, &ctx, |_, _| {}).unwrap()); // never reads
+    });
+    let l = log.clone();
+    let s = TlsStream::connect(
+        &lp.handle(),
+        addr,
+        &client_ctx(),
+        "localhost",
+        move |s, r| {
+            r.unwrap();
+            for (i, n) in [8 << 20, 1].into_iter().enumerate() {
+                let l = l.clone();
+                s.write(&vec![b'x'; n], move |_, r| {
+                    l.borrow_mut().push(format!("write {i} {}", r.is_err()));
+                })
+                .unwrap();
+            }
+            let l2 = l.clone();
+            s.shutdown(move |_, r| l2.borrow_mut().push(format!("shutdown {}", r.is_err())))
+                .unwrap();
+            let l3 = l.clone();
+            s.close_with(move || l3.borrow_mut().push("closed".into()));
+        },
+    )
+    .unwrap();
+    s.detach();
+    let stop = listener.clone();
+    let t = Timer::new(&lp).unwrap();
+    t.start(Duration::from_millis(2000), Duration::ZERO, move |t| {
+        stop.close();
+        servers.borrow_mut().drain(..).for_each(|s| s.close());
+        t.close();
+    })
+    .unwrap();
+    lp.run(rsuv::RunMode::Default).unwrap();
+    let got = log.borrow().clone();
+    assert_eq!(
+        got.first().map(String::as_str),
+        Some("handshake Some(Closed)")
+    );
+    let rest = &got[1..];
+    assert_eq!(rest.last().map(String::as_str), Some("closed"), "{rest:?}");
+    assert_eq!(
+        rest,
+        ["write 0 true", "write 1 true", "shutdown true", "closed"]
+    );
+    drop((listener, t, wd));
+    support::finish(lp);
+}

@@ -431,6 +431,9 @@ impl TlsStream {
         }
         let _ = self.0.timer.stop();
         self.run_write_cbs(false);
+        if let Some(cb) = self.0.shutdown_cb.take() {
+            cb(self, Err(e.duplicate()));
+        }
         if let Some(cb) = self.0.handshake_cb.take() {
             self.0.ended.set(true);
             cb(self, Err(e));
@@ -555,16 +558,38 @@ impl TlsStream {
         }
     }
 
-    /// Closes the connection at once (no `close_notify`). Idempotent. Writes not yet handed
-    /// to the socket get [`TlsError::Closed`] now; no other callback runs afterwards.
+    /// Closes the connection at once (no `close_notify`). Idempotent. As libuv does for a
+    /// handle's requests, every callback still pending runs once, as the socket closes (in
+    /// the loop's closing phase, libuv's order): writes already on the socket with its
+    /// answer (`ECANCELED`), then a handshake, the writes not yet on the socket and a
+    /// shutdown with [`TlsError::Closed`]. No read callback runs afterwards.
     #[doc(alias = "uv_close")]
     pub fn close(&self) {
+        self.close_with(|| {});
+    }
+
+    /// As [`close`](Self::close), then `on_close` once the socket is closed: after every
+    /// callback of the stream. Not called when the stream was already closed.
+    pub fn close_with(&self, on_close: impl FnOnce() + 'static) {
         if self.0.closed.get() {
             return;
         }
         self.0.closed.set(true);
-        self.run_write_cbs(false);
-        self.0.tcp.close();
+        let pending: Vec<DoneCb> = (self.0.handshake_cb.take().into_iter())
+            .chain(std::mem::take(&mut *self.0.waiting_writes.borrow_mut()))
+            .chain(self.0.shutdown_cb.take())
+            .collect();
+        // The socket's close callback keeps the stream alive until libuv has answered the
+        // writes and shutdown on the socket (just before it), then answers the rest.
+        let keep = self.clone();
+        let closing = self.0.tcp.close_with(move || {
+            for cb in pending {
+                cb(&keep, Err(TlsError::Closed));
+            }
+            drop(keep);
+            on_close();
+        });
+        debug_assert!(closing.is_ok(), "the socket closes only with the stream");
         self.release();
     }
 

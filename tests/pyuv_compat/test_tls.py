@@ -944,10 +944,6 @@ def test_an_exception_in_a_tls_callback_goes_to_the_loops_excepthook(lp, run):
     assert [str(e) for e in hooked] == ["from on_connect"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: pyuv.TLS.close() while connect() is pending never calls the connect callback "
-    "(pyuv.TCP calls it with UV_ECANCELED before the close callback): TLS.close replaces "
-    "the connection and TlsStream::close -> release() drops handshake_cb uncalled"))
 def test_close_while_connecting_cancels_the_connect_callback(lp, run):
     with socket.create_server(LOCAL) as listener:
         events = []
@@ -958,11 +954,6 @@ def test_close_while_connecting_cancels_the_connect_callback(lp, run):
     assert events == [("connect", pyuv.errno.UV_ECANCELED), "closed"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: pyuv.TLS.close() with writes and a shutdown pending never calls their callbacks "
-    "(pyuv.TCP calls each with UV_ECANCELED before the close callback): the socket "
-    "write's completion in TlsStream returns early once the stream is gone, and "
-    "release() drops shutdown_cb uncalled"))
 def test_close_cancels_pending_write_and_shutdown_callbacks(lp, run, pki):
     release = threading.Event()
 

@@ -63,7 +63,7 @@ fn code(e: &TlsError) -> i32 {
         TlsError::Io(io) => io.raw_os_error().map_or(uv::Error::EIO.code(), |n| -n),
         TlsError::Timeout => uv::Error::ETIMEDOUT.code(),
         TlsError::Truncated => uv::Error::ECONNRESET.code(),
-        TlsError::Closed => uv::Error::EOF.code(),
+        TlsError::Closed => uv::Error::ECANCELED.code(),
         _ => uv::Error::EPROTO.code(),
     }
 }
@@ -88,6 +88,8 @@ fn build_ctx(
             b = b.alpn(&protos);
         }
         b.build().map_err(tls_err)
+    } else if cafile.is_none() && certfile.is_none() {
+        default_client_ctx(verify, &protos)
     } else {
         let mut b = TlsContext::client().verify(verify);
         if let Some(ca) = cafile {
@@ -101,6 +103,36 @@ fn build_ctx(
         }
         b.build().map_err(tls_err)
     }
+}
+
+/// (verify, ALPN protocols) and the context made for them.
+type ClientCtxs = Vec<((bool, Vec<String>), TlsContext)>;
+
+thread_local! {
+    /// Client contexts on the system's trust store, by (verify, ALPN): loading the store
+    /// takes tens of milliseconds, and a server makes a `TLS(loop)` for every client it
+    /// accepts.
+    static DEFAULT_CLIENTS: std::cell::RefCell<ClientCtxs> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn default_client_ctx(verify: bool, protos: &[&str]) -> PyResult<TlsContext> {
+    let key = (
+        verify,
+        protos.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>(),
+    );
+    if let Some(c) =
+        DEFAULT_CLIENTS.with_borrow(|m| m.iter().find(|(k, _)| *k == key).map(|(_, c)| c.clone()))
+    {
+        return Ok(c);
+    }
+    let mut b = TlsContext::client().verify(verify);
+    if !protos.is_empty() {
+        b = b.alpn(protos);
+    }
+    let ctx = b.build().map_err(tls_err)?;
+    DEFAULT_CLIENTS.with_borrow_mut(|m| m.push((key, ctx.clone())));
+    Ok(ctx)
 }
 
 impl TLS {
@@ -480,9 +512,9 @@ impl TLS {
             Conn::Listener(t) => {
                 let _ = t.close_with(done);
             }
+            Conn::Stream(s) if !s.is_closed() => s.close_with(done),
             Conn::Stream(s) => {
                 let _ = s.tcp().close_with(done);
-                s.close();
             }
             Conn::None => done(),
         }
