@@ -32,8 +32,9 @@ demo: setup python
 	$(PY) examples/python/tour.py
 
 ## Every check: format, clippy, unit + integration + doc tests, the suite under valgrind, the
-## demos, the Python suite on stdlib asyncio and rsuv, CPython's loop-core tests on rsuv.
-test: setup lint unit leakcheck examples embed python pytest conformance-core
+## demos, the Python suite on stdlib asyncio and rsuv (pyuv-compat's tests with it), CPython's
+## loop-core tests on rsuv, pyuv 1.4's own suite on pyuv-compat.
+test: setup lint unit leakcheck examples embed python pytest conformance-core pyuv-suite
 
 lint:
 	cargo fmt --check
@@ -50,10 +51,12 @@ embed:
 		| tee target/embed.out
 	grep -q '^one loop for rust and python: ok$$' target/embed.out
 
-# The extension, built (release) and installed into .venv (editable: python/rsuv is used in place).
+# The extension, built (release) and installed into .venv (editable: python/rsuv is used in
+# place), and pyuv-compat (the `pyuv` module, editable too).
 python: setup
 	@log=$$(mktemp); if ! $(VENV)/bin/maturin develop --release --quiet >$$log 2>&1; then \
 		cat $$log; exit 1; fi; rm -f $$log
+	$(VENV)/bin/pip install -q -e ./pyuv-compat --no-deps
 
 pytest: python
 	$(PY) -m pytest tests/python -q -p no:cacheprovider
@@ -73,7 +76,6 @@ conformance: python
 
 # pyuv 1.4's own test suite (its PyPI sdist, sha256-pinned) against pyuv-compat.
 pyuv-suite: python
-	$(VENV)/bin/pip install -q -e ./pyuv-compat --no-deps
 	$(PY) tests/pyuv_suite/run.py
 
 # The Python suite on every CPython 3.9-3.13 found (pyenv), each in its own venv.
@@ -107,6 +109,5 @@ bench: setup python
 	$(PY) benches/py_tls_bench.py
 	$(PY) benches/py_proc_bench.py
 	$(PY) benches/py_http_bench.py
-	$(VENV)/bin/pip install -q -e ./pyuv-compat --no-deps
 	$(PY) benches/pyuv_queue_bench.py
 	$(PY) benches/pyuv_echo_bench.py

@@ -1,7 +1,7 @@
 """Every row of the pyuv 1.4 API checklist exists on the installed pyuv and is
 named in a behaviour test of this directory.
 
-The checklist is /work/shared/spec/pyuv-api-checklist.csv (columns module,
+The checklist is ../shared/spec/pyuv-api-checklist.csv (beside the repository) (columns module,
 class, member, kind, signature, notes); PYUV_CHECKLIST overrides the path.
 """
 
@@ -16,8 +16,10 @@ import pytest
 import pyuv
 
 HERE = pathlib.Path(__file__).resolve().parent
+# ../shared/spec beside the repository (tests/python/pyuv/<this file>: parents[3]).
 CSV_PATH = pathlib.Path(os.environ.get(
-    "PYUV_CHECKLIST", "/work/shared/spec/pyuv-api-checklist.csv"))
+    "PYUV_CHECKLIST",
+    pathlib.Path(__file__).resolve().parents[3].parent / "shared/spec/pyuv-api-checklist.csv"))
 STRUCT_MODULES = ("pyuv.fs", "pyuv.dns", "pyuv.util")
 
 if not CSV_PATH.exists():

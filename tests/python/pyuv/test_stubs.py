@@ -34,8 +34,10 @@ import pyuv
 
 PKG_DIR = pathlib.Path(pyuv.__file__).resolve().parent
 PKG = pyuv.__name__
+# ../shared/spec beside the repository (tests/python/pyuv/<this file>: parents[3]).
 CSV_PATH = pathlib.Path(os.environ.get(
-    "PYUV_CHECKLIST", "/work/shared/spec/pyuv-api-checklist.csv"))
+    "PYUV_CHECKLIST",
+    pathlib.Path(__file__).resolve().parents[3].parent / "shared/spec/pyuv-api-checklist.csv"))
 # Where the checklist's "(struct seq)" result types live.
 STRUCT_MODULES = (PKG + ".fs", PKG + ".dns", PKG + ".util")
 

@@ -18,10 +18,10 @@ import threading
 
 import pytest
 
-from test_tls import exchange, openssl_s_server, readline_within
+from test_pyuv_tls import exchange, openssl_s_server, readline_within
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 EXAMPLES = os.path.join(ROOT, "examples", "pyuv")
 PY_EXAMPLES = os.path.join(ROOT, "examples", "python")
 RUST_EXAMPLES = os.path.join(ROOT, "target", "debug", "examples")
