@@ -5,18 +5,24 @@ with one they run on libuv's threadpool, return a request, and call
 ``callback(result, errorno)``: ``(result, None)`` or ``(None, code)``.
 """
 
-from typing import Callable, List, NamedTuple, Optional, Tuple, Union, overload
+from _typeshed import structseq
+from typing import Any, Callable, List, Optional, Tuple, Union, overload
 
 from ._cpyuv import GAIRequest, GNIRequest, Loop, _SockAddr, _SockAddrIn
 
 __all__ = ["addrinfo_result", "getaddrinfo", "getnameinfo"]
 
-class addrinfo_result(NamedTuple):
-    family: int
-    socktype: int
-    proto: int
-    canonname: str
-    sockaddr: _SockAddr
+class addrinfo_result(structseq[Any], Tuple[int, int, int, str, _SockAddr]):
+    @property
+    def family(self) -> int: ...
+    @property
+    def socktype(self) -> int: ...
+    @property
+    def proto(self) -> int: ...
+    @property
+    def canonname(self) -> str: ...
+    @property
+    def sockaddr(self) -> _SockAddr: ...
 
 _Host = Optional[Union[str, bytes]]
 _Port = Optional[Union[int, str, bytes]]

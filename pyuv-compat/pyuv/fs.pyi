@@ -6,7 +6,8 @@ and calls ``callback(req)`` when done, with ``req.result`` (as the synchronous c
 it), ``req.error`` (``None`` or a ``pyuv.errno`` code) and ``req.path``.
 """
 
-from typing import Callable, List, NamedTuple, Optional, overload
+from _typeshed import structseq
+from typing import Any, Callable, List, Optional, Tuple, overload
 
 from typing_extensions import Buffer, Self
 
@@ -40,29 +41,47 @@ UV_DIRENT_SOCKET: int
 UV_DIRENT_CHAR: int
 UV_DIRENT_BLOCK: int
 
-class stat_result(NamedTuple):
-    st_mode: int
-    st_ino: int
-    st_dev: int
-    st_nlink: int
-    st_uid: int
-    st_gid: int
-    st_size: int
+class stat_result(structseq[Any], Tuple[int, int, int, int, int, int, int, float, float, float, int, int, int, int, int, float]):
+    @property
+    def st_mode(self) -> int: ...
+    @property
+    def st_ino(self) -> int: ...
+    @property
+    def st_dev(self) -> int: ...
+    @property
+    def st_nlink(self) -> int: ...
+    @property
+    def st_uid(self) -> int: ...
+    @property
+    def st_gid(self) -> int: ...
+    @property
+    def st_size(self) -> int: ...
     # Seconds: floats, or ints after stat_float_times(False).
-    st_atime: float
-    st_mtime: float
-    st_ctime: float
-    st_blksize: int
-    st_blocks: int
-    st_rdev: int
-    st_flags: int
-    st_gen: int
-    st_birthtime: float
+    @property
+    def st_atime(self) -> float: ...
+    @property
+    def st_mtime(self) -> float: ...
+    @property
+    def st_ctime(self) -> float: ...
+    @property
+    def st_blksize(self) -> int: ...
+    @property
+    def st_blocks(self) -> int: ...
+    @property
+    def st_rdev(self) -> int: ...
+    @property
+    def st_flags(self) -> int: ...
+    @property
+    def st_gen(self) -> int: ...
+    @property
+    def st_birthtime(self) -> float: ...
 
-class DirEnt(NamedTuple):
-    name: str
+class DirEnt(structseq[Any], Tuple[str, int]):
+    @property
+    def name(self) -> str: ...
     # UV_DIRENT_*
-    type: int
+    @property
+    def type(self) -> int: ...
 
 class FSEvent(Handle):
     def __new__(cls, loop: Loop) -> Self: ...

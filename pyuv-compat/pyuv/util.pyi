@@ -1,6 +1,7 @@
 """Stubs of pyuv.util: machine and process facts from libuv, and SignalChecker."""
 
-from typing import List, NamedTuple, Tuple
+from _typeshed import structseq
+from typing import Any, List, Tuple
 
 from typing_extensions import Self
 
@@ -12,44 +13,73 @@ __all__ = [
     "interface_addresses_result", "loadavg", "resident_set_memory", "rusage_result", "uptime"
 ]
 
-class cpu_info_times_result(NamedTuple):
-    sys: int
-    user: int
-    idle: int
-    irq: int
-    nice: int
+class cpu_info_times_result(structseq[Any], Tuple[int, int, int, int, int]):
+    @property
+    def sys(self) -> int: ...
+    @property
+    def user(self) -> int: ...
+    @property
+    def idle(self) -> int: ...
+    @property
+    def irq(self) -> int: ...
+    @property
+    def nice(self) -> int: ...
 
-class cpu_info_result(NamedTuple):
-    model: str
+class cpu_info_result(structseq[Any], Tuple[str, int, cpu_info_times_result]):
+    @property
+    def model(self) -> str: ...
     # MHz
-    speed: int
-    times: cpu_info_times_result
+    @property
+    def speed(self) -> int: ...
+    @property
+    def times(self) -> cpu_info_times_result: ...
 
-class interface_addresses_result(NamedTuple):
-    name: str
-    is_internal: bool
-    address: str
-    netmask: str
-    mac: str
+class interface_addresses_result(structseq[Any], Tuple[str, bool, str, str, str]):
+    @property
+    def name(self) -> str: ...
+    @property
+    def is_internal(self) -> bool: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def netmask(self) -> str: ...
+    @property
+    def mac(self) -> str: ...
 
-class rusage_result(NamedTuple):
+class rusage_result(structseq[Any], Tuple[float, float, int, int, int, int, int, int, int, int, int, int, int, int, int, int]):
     # seconds
-    ru_utime: float
-    ru_stime: float
-    ru_maxrss: int
-    ru_ixrss: int
-    ru_idrss: int
-    ru_isrss: int
-    ru_minflt: int
-    ru_majflt: int
-    ru_nswap: int
-    ru_inblock: int
-    ru_oublock: int
-    ru_msgsnd: int
-    ru_msgrcv: int
-    ru_nsignals: int
-    ru_nvcsw: int
-    ru_nivcsw: int
+    @property
+    def ru_utime(self) -> float: ...
+    @property
+    def ru_stime(self) -> float: ...
+    @property
+    def ru_maxrss(self) -> int: ...
+    @property
+    def ru_ixrss(self) -> int: ...
+    @property
+    def ru_idrss(self) -> int: ...
+    @property
+    def ru_isrss(self) -> int: ...
+    @property
+    def ru_minflt(self) -> int: ...
+    @property
+    def ru_majflt(self) -> int: ...
+    @property
+    def ru_nswap(self) -> int: ...
+    @property
+    def ru_inblock(self) -> int: ...
+    @property
+    def ru_oublock(self) -> int: ...
+    @property
+    def ru_msgsnd(self) -> int: ...
+    @property
+    def ru_msgrcv(self) -> int: ...
+    @property
+    def ru_nsignals(self) -> int: ...
+    @property
+    def ru_nvcsw(self) -> int: ...
+    @property
+    def ru_nivcsw(self) -> int: ...
 
 class SignalChecker(Handle):
     """Watches the socket given to signal.set_wakeup_fd() and runs Python's signal handlers."""

@@ -13,7 +13,7 @@ use super::util::{ResultType, addr_tuple, sockaddr};
 use crate::uv;
 
 static ADDRINFO: ResultType = ResultType::new(
-    "addrinfo_result",
+    "pyuv.dns.addrinfo_result",
     "family socktype proto canonname sockaddr",
 );
 

@@ -18,11 +18,11 @@ use crate::python::gil::GilCell;
 use crate::uv::{self, fs};
 
 static STAT: ResultType = ResultType::new(
-    "stat_result",
+    "pyuv.fs.stat_result",
     "st_mode st_ino st_dev st_nlink st_uid st_gid st_size st_atime st_mtime st_ctime \
      st_blksize st_blocks st_rdev st_flags st_gen st_birthtime",
 );
-static DIRENT: ResultType = ResultType::new("DirEnt", "name type");
+static DIRENT: ResultType = ResultType::new("pyuv.fs.DirEnt", "name type");
 static FLOAT_TIMES: AtomicBool = AtomicBool::new(true);
 
 struct FsRes {

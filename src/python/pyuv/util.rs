@@ -1,9 +1,10 @@
 //! `pyuv.util`: machine and process facts from libuv, and the helpers every pyuv module
-//! shares (descriptors, addresses, the result types as named tuples).
+//! shares (descriptors, addresses, the result types as struct sequences).
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyTuple};
@@ -97,7 +98,8 @@ pub(crate) fn ip_opt(s: Option<&str>) -> PyResult<Option<IpAddr>> {
     .transpose()
 }
 
-/// A named tuple type made once (pyuv's struct sequences).
+/// A result type as pyuv's: a struct sequence (`os.stat_result`'s kind), made once; `name`
+/// is qualified by the module that exports it, so that instances pickle.
 pub(crate) struct ResultType {
     cell: PyOnceLock<Py<PyAny>>,
     name: &'static str,
@@ -114,32 +116,70 @@ impl ResultType {
     }
 
     pub(crate) fn get<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.cell.get_or_try_init(py, || {
-            let nt = py.import("collections")?.getattr("namedtuple")?;
-            let t = nt.call1((self.name, self.fields))?;
-            t.setattr("__module__", "pyuv")?;
-            Ok::<_, PyErr>(t.unbind())
-        })?;
+        let t = self.cell.get_or_try_init(py, || self.new_type(py))?;
         Ok(t.bind(py).clone())
     }
 
+    /// `PyStructSequence_NewType` keeps pointers to the names: they are leaked, once per
+    /// type per process (the type lives as long).
+    fn new_type(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let leak = |s: String| -> *const std::ffi::c_char {
+            let c = std::ffi::CString::new(s).expect("names have no NUL");
+            Box::leak(c.into_boxed_c_str()).as_ptr()
+        };
+        let mut fields: Vec<ffi::PyStructSequence_Field> = self
+            .fields
+            .split_whitespace()
+            .map(|f| ffi::PyStructSequence_Field {
+                name: leak(f.to_owned()),
+                doc: std::ptr::null(),
+            })
+            .collect();
+        let n = fields.len();
+        fields.push(ffi::PyStructSequence_Field {
+            name: std::ptr::null(),
+            doc: std::ptr::null(),
+        });
+        let desc = Box::leak(Box::new(ffi::PyStructSequence_Desc {
+            name: leak(self.name.to_owned()),
+            doc: std::ptr::null(),
+            fields: Box::leak(fields.into_boxed_slice()).as_mut_ptr(),
+            n_in_sequence: i32::try_from(n).expect("few fields"),
+        }));
+        // SAFETY: `desc` and every string it points to are leaked, so they outlive the type;
+        // the field list ends with a null name; the GIL is held.
+        let t = unsafe { ffi::PyStructSequence_NewType(desc) };
+        if t.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        // SAFETY: a new reference to a type object, owned from here.
+        Ok(unsafe { Bound::from_owned_ptr(py, t.cast()) }.unbind())
+    }
+
+    /// The type's name without its module (`pyuv.fs.stat_result` -> `stat_result`).
+    pub(crate) fn short_name(&self) -> &'static str {
+        self.name.rsplit('.').next().unwrap_or(self.name)
+    }
+
+    /// An instance from a tuple of the field values, in order.
     pub(crate) fn make<'py>(
         &self,
         py: Python<'py>,
-        values: impl pyo3::call::PyCallArgs<'py>,
+        values: impl IntoPyObject<'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.get(py)?.call1(values)
+        self.get(py)?.call1((values,))
     }
 }
 
-static CPU_INFO: ResultType = ResultType::new("cpu_info_result", "model speed times");
-static CPU_TIMES: ResultType = ResultType::new("cpu_info_times_result", "sys user idle irq nice");
+static CPU_INFO: ResultType = ResultType::new("pyuv.util.cpu_info_result", "model speed times");
+static CPU_TIMES: ResultType =
+    ResultType::new("pyuv.util.cpu_info_times_result", "sys user idle irq nice");
 static IFADDR: ResultType = ResultType::new(
-    "interface_addresses_result",
+    "pyuv.util.interface_addresses_result",
     "name is_internal address netmask mac",
 );
 static RUSAGE: ResultType = ResultType::new(
-    "rusage_result",
+    "pyuv.util.rusage_result",
     "ru_utime ru_stime ru_maxrss ru_ixrss ru_idrss ru_isrss ru_minflt ru_majflt ru_nswap \
      ru_inblock ru_oublock ru_msgsnd ru_msgrcv ru_nsignals ru_nvcsw ru_nivcsw",
 );
@@ -246,7 +286,7 @@ pub(crate) fn util_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(getrusage, m)?)?;
     m.add_class::<super::watchers::SignalChecker>()?;
     for t in [&CPU_INFO, &CPU_TIMES, &IFADDR, &RUSAGE] {
-        m.add(t.name, t.get(m.py())?)?;
+        m.add(t.short_name(), t.get(m.py())?)?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ The stubs are parsed with ``ast`` (never imported) and compared with the runtime
 * every module of the package has a stub, and the public names (not starting with
   ``_``) of each stub module are exactly the runtime module's, ``__all__`` included;
 * each stub class has the runtime class's bases and exactly the public names of the
-  runtime class's own ``__dict__``; a named tuple's fields are the runtime ``_fields``;
+  runtime class's own ``__dict__``; a struct sequence's fields are its member descriptors;
 * every method and function in a stub has the runtime ``inspect.signature``'s
   parameters (names, kinds, which have defaults); a constructor is compared with the
   runtime ``__new__`` (the class's ``__text_signature__``) or ``__init__``;
@@ -84,12 +84,13 @@ class StubClass:
                                      f"{ast.dump(item)[:80]} (line {item.lineno})")
 
     @property
-    def is_namedtuple(self):
-        return self.bases == ["NamedTuple"]
+    def is_structseq(self):
+        return bool(self.bases) and self.bases[0].startswith("structseq")
 
     def fields(self):
-        return [n.target.id for n in self.node.body
-                if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+        """A struct sequence's fields: its properties, in order."""
+        return [n.name for n in self.node.body
+                if isinstance(n, ast.FunctionDef) and "property" in _decorators(n)]
 
 
 class StubModule:
@@ -162,6 +163,8 @@ def _dotted(node):
         return node.id
     if isinstance(node, ast.Attribute):
         return _dotted(node.value) + "." + node.attr
+    if isinstance(node, ast.Subscript):  # structseq[Any], Tuple[int, ...]
+        return _dotted(node.value) + "[...]"
     raise AssertionError(f"unsupported base expression {ast.dump(node)}")
 
 
@@ -409,9 +412,11 @@ def test_class_bases_match_runtime(cls):
     rt = _runtime_class(cls)
     runtime = [b.__name__ for b in rt.__bases__]
     stub = [b.rpartition(".")[2] for b in cls.bases] or ["object"]
-    if cls.is_namedtuple:
-        assert runtime == ["tuple"] and hasattr(rt, "_fields"), f"{_cls_id(cls)} is no named tuple"
-        assert cls.fields() == list(rt._fields)
+    if cls.is_structseq:
+        assert runtime == ["tuple"] and hasattr(rt, "n_fields"), f"{_cls_id(cls)} is no struct sequence"
+        members = [n for n, v in vars(rt).items() if isinstance(v, types.MemberDescriptorType)]
+        assert cls.fields() == members
+        assert rt.n_fields == rt.n_sequence_fields == len(members)
     else:
         assert stub == runtime
 
@@ -421,6 +426,8 @@ def test_class_names_match_runtime(cls):
     rt = _runtime_class(cls)
     runtime = {n for n in vars(rt) if not n.startswith("_")}
     stubbed = {n for n in cls.members if not n.startswith("_")}
+    if cls.is_structseq:  # declared by typeshed's _typeshed.structseq, the stub's base
+        stubbed |= {"n_fields", "n_sequence_fields", "n_unnamed_fields"}
     assert sorted(runtime - stubbed) == [], f"{_cls_id(cls)}: in the runtime, not in the stub"
     assert sorted(stubbed - runtime) == [], f"{_cls_id(cls)}: in the stub, not in the runtime"
     for dunder in (n for n in cls.members if n.startswith("_")):
@@ -446,7 +453,7 @@ def test_class_members_match_runtime(cls):
             continue
         fns = [n for n in nodes if isinstance(n, ast.FunctionDef)]
         if not fns:  # an attribute annotation
-            if _is_data_descriptor(raw) and not cls.is_namedtuple:
+            if _is_data_descriptor(raw) and not cls.is_structseq:
                 assert _writable(raw) is not False, f"{label}: read-only at runtime: a property"
             continue
         is_cm = "classmethod" in _decorators(fns[0])
@@ -477,7 +484,7 @@ def _runtime_constructor(rt):
     return []
 
 
-@pytest.mark.parametrize("cls", [c for c in CLASSES if not c.is_namedtuple], ids=_cls_id)
+@pytest.mark.parametrize("cls", [c for c in CLASSES if not c.is_structseq], ids=_cls_id)
 def test_constructor_matches_runtime(cls):
     rt = _runtime_class(cls)
     label = _cls_id(cls) + "()"
@@ -548,7 +555,7 @@ def test_checklist_row_is_stubbed(row):
     module, cls_name, member = row["module"], row["class"], row["member"]
     if module == "(struct seq)":
         found = [STUBS[m].defs[cls_name] for m in STRUCT_MODULES if cls_name in STUBS[m].defs]
-        assert found and found[0].is_namedtuple, f"no result type {cls_name} in {STRUCT_MODULES}"
+        assert found and found[0].is_structseq, f"no result type {cls_name} in {STRUCT_MODULES}"
         return
     stub = STUBS[module]
     if not cls_name:

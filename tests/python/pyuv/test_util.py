@@ -147,12 +147,6 @@ def test_libuv_version_constant():
     assert len(parts) == 3 and all(p.isdigit() for p in parts)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): the result types (stat_result, "
-                   "DirEnt, addrinfo_result, cpu_info_result, cpu_info_times_result, "
-                   "interface_addresses_result, rusage_result) are named tuples; pyuv's "
-                   "are PyStructSequence types with n_fields/n_sequence_fields "
-                   "(src/pyuv.h:529 stat_result_desc, PyStructSequence_InitType in "
-                   "src/fs.c:2140, src/dns.c:351, src/util.c)")
 def test_result_types_are_struct_sequences():
     types = [pyuv.fs.stat_result, pyuv.fs.DirEnt, pyuv.dns.addrinfo_result,
              U.cpu_info_result, U.cpu_info_times_result, U.interface_addresses_result,
