@@ -153,3 +153,14 @@ def test_result_types_are_struct_sequences():
              U.rusage_result]
     for t in types:
         assert isinstance(t.n_fields, int) and t.n_fields == t.n_sequence_fields
+
+
+def test_result_types_pickle_and_index_like_pyuvs(tmp_path):
+    import pickle
+    lp = pyuv.Loop()
+    st = pyuv.fs.stat(lp, str(tmp_path))
+    assert type(st).__module__ == "pyuv.fs" and type(st).__name__ == "stat_result"
+    assert st[0] == st.st_mode and len(st) == type(st).n_fields
+    assert pickle.loads(pickle.dumps(st)) == st
+    ru = U.getrusage()
+    assert pickle.loads(pickle.dumps(ru)) == ru
