@@ -90,6 +90,8 @@ pub(crate) struct HState {
     /// The descriptor given to `open(fd)`: the handle owns it (its `fileno()`, closed by
     /// `close()`), while libuv works on a private duplicate.
     fd: Option<OwnedFd>,
+    /// `Handle.__init__` ran (a subclass's `__init__` must call it, as in pyuv).
+    init: bool,
 }
 
 /// The base of every pyuv handle.
@@ -171,6 +173,18 @@ pub(crate) fn report_for(h: &Bound<'_, Handle>, e: PyErr) {
     }
 }
 
+impl HState {
+    /// pyuv's `RuntimeError` for a handle whose `__init__` was not run.
+    fn check_init(&self) -> PyResult<()> {
+        if !self.init {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "Object was not initialized, forgot to call __init__?",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Handle {
     pub(crate) fn new(lp: &Bound<'_, Loop>, kind: ErrKind, uv: Uv) -> Handle {
         Handle {
@@ -185,6 +199,7 @@ impl Handle {
                 kind,
                 late: None,
                 fd: None,
+                init: false,
             }),
         }
     }
@@ -210,6 +225,7 @@ impl Handle {
         let py = h.py();
         let (weak, lp) = {
             let st = h.get().st.borrow(py);
+            st.check_init()?;
             let lp = st.lp.as_ref().map(|l| l.clone_ref(py)).ok_or_else(closed)?;
             (st.weak.as_ref().map(|w| w.clone_ref(py)), lp)
         };
@@ -242,6 +258,7 @@ impl Handle {
         f: impl FnOnce(&Uv) -> uv::Result<R>,
     ) -> PyResult<R> {
         let st = h.get().st.borrow(h.py());
+        st.check_init()?;
         if st.closing {
             return Err(closed());
         }
@@ -262,7 +279,9 @@ impl Handle {
 
     /// Raises `HandleClosedError` once `close()` was called.
     pub(crate) fn check_open(h: &Bound<'_, Handle>) -> PyResult<()> {
-        if h.get().st.borrow(h.py()).closing {
+        let st = h.get().st.borrow(h.py());
+        st.check_init()?;
+        if st.closing {
             return Err(closed());
         }
         Ok(())
@@ -369,6 +388,7 @@ impl Handle {
         check_callable_opt(py, callback.as_ref())?;
         let lp = {
             let mut st = h.get().st.borrow_mut(py);
+            st.check_init()?;
             if st.closing {
                 return Err(closed());
             }
@@ -420,7 +440,12 @@ impl Handle {
         _args: &Bound<'_, PyTuple>,
         _kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        if slf.get().st.borrow(slf.py()).lp.is_some() {
+        let registered = {
+            let mut st = slf.get().st.borrow_mut(slf.py());
+            st.init = true;
+            st.lp.is_some()
+        };
+        if registered {
             Handle::ctx(slf)?;
         }
         Ok(())

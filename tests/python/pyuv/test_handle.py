@@ -116,18 +116,19 @@ def test_handle_base_classes_are_exported():
         assert issubclass(cls, pyuv.Handle) and not issubclass(cls, pyuv.Stream)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): a subclass whose __init__ does not "
-                   "call the base __init__ still gets a working handle; pyuv raises "
-                   "RuntimeError('Object was not initialized, forgot to call "
-                   "__init__?') (src/pyuv.h:92, RAISE_IF_HANDLE_NOT_INITIALIZED in "
-                   "src/timer.c Timer_func_start)")
 def test_handle_subclass_without_init_call_raises(lp):
     class Lazy(pyuv.Timer):
         def __init__(self, loop):
             pass  # forgot super().__init__
     h = Lazy(lp)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="forgot to call __init__"):
         h.start(lambda t: None, 0.1, 0)
+    with pytest.raises(RuntimeError):
+        h.close()
+    assert h not in lp.handles
+    del h
+    gc.collect()  # dropped uninitialised: closed by Drop, nothing to report
+    assert lp.run() is False
 
 
 def test_handle_active_follows_start_stop(lp, run):
