@@ -28,6 +28,7 @@ for minor in 9 10 11 12 13; do
     cat "$log"; failed+=("3.$minor (build)"); continue
   fi
   rm -f "$log"
+  "$venv/bin/python" -m pip install -q -e ./pyuv-compat --no-deps
   if ! "$venv/bin/python" -m pytest tests/python -q -p no:cacheprovider; then
     failed+=("3.$minor")
   fi
