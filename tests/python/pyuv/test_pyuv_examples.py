@@ -18,7 +18,8 @@ import threading
 
 import pytest
 
-from test_pyuv_tls import exchange, openssl_s_server, readline_within
+from test_pyuv_tls import exchange
+from test_pyuv_tls_openssl import openssl_s_server, readline_within
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
