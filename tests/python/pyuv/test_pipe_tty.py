@@ -176,14 +176,18 @@ def test_pipe_open_read_write(lp, run):
 
 def test_pipe_fd_closed_behind_the_handle_does_not_abort(lp, run):
     # The handle owns fd, but libuv works on a private duplicate: Python code closing
-    # fd anyway (here os.close) must not make libuv abort in epoll_ctl.
+    # fd anyway must not make libuv abort in epoll_ctl. The number is taken over by
+    # /dev/null rather than closed, so that the handle's own close cannot hit a
+    # descriptor something else was given meanwhile.
     a, b = socket.socketpair()
     fd = a.detach()
     p = pyuv.Pipe(lp)
     p.open(fd)
     got = []
     p.start_read(lambda h, data, err: (got.append(data), h.close()))
-    os.close(fd)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, fd)  # closes fd's socket behind the handle's back
+    os.close(null)
     b.send(b"still read")
     run(lp)
     b.close()
