@@ -2,6 +2,7 @@
 this directory on sys.path)."""
 
 import asyncio
+import subprocess
 import sys
 import threading
 import time
@@ -58,3 +59,31 @@ def in_thread(fn, *args, delay=0.0):
 
 def py_at_least(*version):
     return sys.version_info >= version
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_pki(d, cas=("ca",)):
+    """Certificates made with the `openssl` command in directory `d`: a CA per name in `cas`
+    (`<name>.pem`/`.key`), and `server.pem`/`.key` (localhost, 127.0.0.1) and
+    `client.pem`/`.key` signed by the first. Returns `d`."""
+    # The extensions Python 3.13's strict verification (VERIFY_X509_STRICT) asks for.
+    for ca in cas:
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key",
+                 "-out", f"{ca}.pem", "-days", "2", "-subj", f"/CN=rsuv test {ca}",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    for name, san in (("server", "DNS:localhost,IP:127.0.0.1"), ("client", "DNS:client")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+                 f"{name}.csr", "-subj", f"/CN={name}", cwd=d)
+        (d / f"{name}.ext").write_text(
+            f"subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n"
+            "keyUsage=critical,digitalSignature,keyEncipherment\n"
+            "extendedKeyUsage=serverAuth,clientAuth\n"
+            "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{cas[0]}.pem", "-CAkey",
+                 f"{cas[0]}.key", "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+                 "-extfile", f"{name}.ext", cwd=d)
+    return d

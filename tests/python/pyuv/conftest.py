@@ -9,7 +9,6 @@ stops it and the test fails, so no test can hang on a loop that never ends.
 import gc
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
@@ -37,6 +36,9 @@ def _import_real_pyuv():
 
 
 pyuv = _import_real_pyuv()
+# tests/python's helpers (pyuv is in sys.modules now: that directory cannot shadow it).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _helpers import make_pki  # noqa: E402
 
 GUARD_SECONDS = 5.0
 
@@ -89,10 +91,6 @@ def lp():
         gc.collect()
 
 
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory):
     """A CA and two certificates it signs, made with the `openssl` command (as
@@ -101,22 +99,4 @@ def pki(tmp_path_factory):
     ``other_ca.pem``, a CA that signed none of them."""
     if shutil.which("openssl") is None:
         pytest.skip("no openssl command")
-    d = tmp_path_factory.mktemp("pki")
-    # The extensions Python 3.13's strict verification (VERIFY_X509_STRICT) asks for.
-    for ca in ("ca", "other_ca"):
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key",
-                 "-out", f"{ca}.pem", "-days", "2", "-subj", f"/CN=rsuv test {ca}",
-                 "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-    for name, san in (("server", "DNS:localhost,IP:127.0.0.1"), ("client", "DNS:client")):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
-                 f"{name}.csr", "-subj", f"/CN={name}", cwd=d)
-        (d / f"{name}.ext").write_text(
-            f"subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n"
-            "keyUsage=critical,digitalSignature,keyEncipherment\n"
-            "extendedKeyUsage=serverAuth,clientAuth\n"
-            "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile",
-                 f"{name}.ext", cwd=d)
-    return d
+    return make_pki(tmp_path_factory.mktemp("pki"), cas=("ca", "other_ca"))
