@@ -242,8 +242,12 @@ def child_run(name, workload, n, warmup_n, spread_ms, shuffle, cpu, no_gc=False)
 # --------------------------------------------------------------------------------------------
 # The parent side.
 
-def spawn_child(args, timeout=600):
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", *args]
+def spawn_child(args, timeout=600, script=__file__, cpus=""):
+    """Runs `script --child args` (pinned to `cpus` with taskset if given); the last JSON
+    line it prints, or None and why."""
+    cmd = [sys.executable, os.path.abspath(script), "--child", *args]
+    if cpus:
+        cmd = ["taskset", "-c", cpus] + cmd
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -33,13 +33,12 @@ import platform
 import queue
 import resource
 import statistics
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loop_bench import cpu_busy, md_table, other_load  # noqa: E402
+from loop_bench import cpu_busy, md_table, other_load, spawn_child  # noqa: E402
 from py_echo_bench import save_json  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -211,21 +210,6 @@ def child_run(kind, threads, items, maxsize):
 # --------------------------------------------------------------------------------------------
 # The parent side.
 
-def spawn(args, cpus, timeout):
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", *args]
-    if cpus:
-        cmd = ["taskset", "-c", cpus] + cmd
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, f"timed out after {timeout} s"
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-    if r.returncode != 0 or not lines:
-        tail = (r.stderr or r.stdout).strip().splitlines()[-3:]
-        return None, f"exit {r.returncode}: " + " | ".join(tail)
-    return json.loads(lines[-1]), None
-
-
 def medians(runs):
     keys = ("wall", "cpu", "vcsw", "ivcsw")
     return {k: statistics.median(r[k] for r in runs) for k in keys} if runs else None
@@ -322,8 +306,8 @@ def main():
         order = QUEUES[rep % 2:] + QUEUES[:rep % 2]
         for n in threads_list:
             for q in order:
-                r, err = spawn([q, str(n), "--items", str(a.items), "--maxsize", str(a.maxsize)],
-                               a.cpus, a.timeout)
+                r, err = spawn_child([q, str(n), "--items", str(a.items), "--maxsize",
+                                      str(a.maxsize)], a.timeout, __file__, a.cpus)
                 if r is None:
                     errors.append(f"{q} {n} threads, repeat {rep + 1}: {err}")
                     print(f"  {q:6} {n:3} threads FAILED {err}", file=sys.stderr, flush=True)
