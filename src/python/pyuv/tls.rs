@@ -513,6 +513,9 @@ impl TLS {
                 let _ = t.close_with(done);
             }
             Conn::Stream(s) if !s.is_closed() => s.close_with(done),
+            // A stream that failed closes its socket itself: once that has begun, nothing is
+            // left to wait for (as a handle with nothing open in libuv, closed at once).
+            Conn::Stream(s) if s.tcp().is_closing() => done(),
             Conn::Stream(s) => {
                 let _ = s.tcp().close_with(done);
             }

@@ -795,3 +795,29 @@ def test_close_cancels_pending_write_and_shutdown_callbacks(lp, run, pki):
     assert len(events) == 4 and events[-1] == "closed", events
     assert [e[0] for e in events[:3]] == ["write", "write", "shutdown"], events
     assert all(e[1] is not None for e in events[:3]), events
+
+
+def test_close_after_a_failed_handshake_still_calls_the_close_callback(lp, run):
+    # The stream closed its socket itself when the handshake failed; a close() later must
+    # still end with the close callback (it used to be dropped).
+    with socket.create_server(LOCAL) as listener:
+        def garbage():
+            conn, _ = listener.accept()
+            with conn:
+                conn.sendall(b"not TLS at all\r\n" * 10)
+
+        t = threading.Thread(target=garbage, daemon=True)
+        t.start()
+        events = []
+        c = pyuv.TLS(lp)
+
+        def close_later(h, error):
+            events.append(("connect", error))
+            timer = pyuv.Timer(lp)
+            timer.start(lambda tm: (tm.close(), h.close(lambda hh: events.append("closed"))),
+                        0.2, 0)
+
+        c.connect(listener.getsockname(), close_later)
+        run(lp, timeout=WAIT)
+        t.join(WAIT)
+    assert events == [("connect", UV_EPROTO), "closed"]
