@@ -4,7 +4,7 @@
 mod pool;
 mod support;
 
-use rsuv::{Error, Loop, RunMode, Work};
+use rsuv::{Error, Loop, RunMode, Work, WorkError};
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
@@ -100,8 +100,8 @@ fn queued_jobs_cancel_and_running_ones_finish() {
     let queued: Vec<Work> = (0..5)
         .map(|_| {
             let (held, c) = (captured.clone(), cancelled.clone());
-            let done = move |r: rsuv::Result<()>| {
-                assert_eq!(r, Err(Error::ECANCELED));
+            let done = move |r: Result<(), WorkError>| {
+                assert_eq!(r, Err(WorkError::Uv(Error::ECANCELED)));
                 c.set(c.get() + 1);
             };
             Work::queue(&lp, move || drop(held), done).unwrap()
@@ -164,22 +164,49 @@ fn cancel_after_completion_or_from_done_is_closed() {
 }
 
 #[test]
-fn a_panic_in_work_comes_out_of_run() {
+fn a_panic_in_work_reaches_done_and_the_loop_runs_on() {
     let lp = Loop::new().unwrap();
-    let called = Rc::new(Cell::new(false));
-    let c = called.clone();
-    Work::queue(
-        &lp,
-        || -> u8 { panic!("boom on the pool") },
-        move |_| c.set(true),
-    )
-    .unwrap();
-    let caught = panic::catch_unwind(AssertUnwindSafe(|| lp.run(RunMode::Default)));
-    let payload = caught.expect_err("the job's panic comes out of run");
+    let got: Rc<RefCell<Vec<Result<u8, WorkError>>>> = Rc::default();
+    for i in 0..3u8 {
+        let g = got.clone();
+        let job = move || -> u8 {
+            if i == 1 {
+                panic!("boom on the pool");
+            }
+            i
+        };
+        Work::queue(&lp, job, move |r| g.borrow_mut().push(r)).unwrap();
+    }
+    lp.run(RunMode::Default)
+        .expect("a job's panic does not come out of run");
+    let mut got = got.take();
+    assert_eq!(got.len(), 3, "every done ran");
+    let i = got.iter().position(|r| r.is_err()).unwrap();
+    let err = got.remove(i).unwrap_err();
+    assert!(err.is_panic() && !err.is_cancelled());
+    assert_eq!(err.to_string(), "the job panicked: boom on the pool");
+    let payload = err.into_panic().unwrap();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom on the pool"));
-    assert!(
-        !called.get(),
-        "done is dropped, not called, when work panicked"
+    let mut ok: Vec<u8> = got.into_iter().map(Result::unwrap).collect();
+    ok.sort();
+    assert_eq!(ok, [0, 2]);
+    support::finish(lp);
+}
+
+#[test]
+fn a_string_panic_in_work_keeps_its_text() {
+    let lp = Loop::new().unwrap();
+    let got = Rc::new(RefCell::new(None));
+    let g = got.clone();
+    let job = || -> () { panic!("job {}", 7) };
+    Work::queue(&lp, job, move |r| *g.borrow_mut() = Some(r)).unwrap();
+    lp.run(RunMode::Default).unwrap();
+    let err = got.take().unwrap().unwrap_err();
+    assert_eq!(format!("{err:?}"), "Panicked(\"job 7\")");
+    assert_ne!(
+        err,
+        WorkError::Uv(Error::ECANCELED),
+        "a panic equals no libuv error"
     );
     support::finish(lp);
 }

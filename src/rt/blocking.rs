@@ -2,19 +2,17 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::thread;
 
 use futures::channel::oneshot;
 
-use crate::uv::{Result, Work};
+use crate::uv::{Work, WorkError};
 
 use super::executor::current;
 use super::task::JoinError;
 
-type Outcome<T> = Result<thread::Result<T>>;
+type Outcome<T> = std::result::Result<T, WorkError>;
 
 /// Runs `f` on libuv's threadpool (a uv `Work` request); the handle yields its result on the
 /// loop thread.
@@ -54,11 +52,10 @@ where
 {
     let ex = current().expect("spawn_blocking called outside block_on");
     let (tx, rx) = oneshot::channel::<Outcome<T>>();
-    let job = move || panic::catch_unwind(AssertUnwindSafe(f));
     let done = move |outcome: Outcome<T>| {
         let _ = tx.send(outcome); // the handle may be gone: the result is dropped here
     };
-    let work = Work::queue(&ex.lp, job, done).expect("the loop of a running block_on is open");
+    let work = Work::queue(&ex.lp, f, done).expect("the loop of a running block_on is open");
     BlockingHandle { work, rx }
 }
 
@@ -113,10 +110,10 @@ impl<T> Future for BlockingHandle<T> {
             Poll::Ready(outcome) => outcome,
         };
         Poll::Ready(match outcome {
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(payload))) => Err(JoinError::Panic(payload)),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(WorkError::Panicked(payload))) => Err(JoinError::Panic(payload)),
             // ECANCELED (cancelled while queued), or polled again after completion.
-            Ok(Err(_)) | Err(oneshot::Canceled) => Err(JoinError::Cancelled),
+            Ok(Err(WorkError::Uv(_))) | Err(oneshot::Canceled) => Err(JoinError::Cancelled),
         })
     }
 }

@@ -55,7 +55,7 @@ pub use timer::Timer;
 pub use tty::{Tty, TtyMode, reset_tty_mode};
 pub use udp::{Datagram, Udp, UdpBindFlags};
 pub use watcher::{Check, Idle, Prepare};
-pub use work::Work;
+pub use work::{Work, WorkError};
 
 /// The version of the linked libuv, as `(major, minor, patch)`.
 ///

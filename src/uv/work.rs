@@ -1,5 +1,7 @@
 //! [`Work`]: run a closure on libuv's threadpool and get its result back on the loop thread.
 
+use std::any::Any;
+use std::fmt;
 use std::mem;
 use std::os::raw::c_int;
 use std::panic::{self, AssertUnwindSafe};
@@ -7,15 +9,105 @@ use std::thread;
 
 use libuv_sys2::*;
 
-use super::error::{Result, check};
+use super::error::{Error, Result, check};
 use super::loop_::LoopHandle;
 use super::req::{self, Pending, Request};
 
 type Job<T> = Box<dyn FnOnce() -> T + Send>;
-type Done<T> = Box<dyn FnOnce(Result<T>)>;
+type Done<T> = Box<dyn FnOnce(std::result::Result<T, WorkError>)>;
+
+/// Why a [`Work`] job gave no value: libuv's status, or the job's panic.
+///
+/// # Examples
+///
+/// ```
+/// use rsuv::{Loop, RunMode, Work, WorkError};
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let lp = Loop::new()?;
+/// let got = Rc::new(RefCell::new(None));
+/// let g = got.clone();
+/// Work::queue(&lp, || -> u8 { panic!("on the pool") }, move |r| *g.borrow_mut() = Some(r))?;
+/// lp.run(RunMode::Default)?; // the panic does not come out of run: done has it
+/// let err = got.take().unwrap().unwrap_err();
+/// assert!(err.is_panic());
+/// let payload = err.into_panic().unwrap();
+/// assert_eq!(payload.downcast_ref::<&str>(), Some(&"on the pool"));
+/// # Ok::<(), rsuv::Error>(())
+/// ```
+pub enum WorkError {
+    /// libuv's status: `ECANCELED` when [`Work::cancel`] took the job off the queue before it
+    /// ran.
+    Uv(Error),
+    /// The job panicked on the threadpool thread: its payload, for
+    /// [`std::panic::resume_unwind`].
+    Panicked(Box<dyn Any + Send + 'static>),
+}
+
+impl WorkError {
+    /// Whether the job panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, WorkError::Panicked(_))
+    }
+
+    /// Whether the job was cancelled before it ran.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, WorkError::Uv(e) if *e == Error::ECANCELED)
+    }
+
+    /// The panic's payload, or the error back if the job did not panic.
+    pub fn into_panic(self) -> std::result::Result<Box<dyn Any + Send + 'static>, WorkError> {
+        match self {
+            WorkError::Panicked(payload) => Ok(payload),
+            other => Err(other),
+        }
+    }
+}
+
+/// The payload's text when it is a `&str` or a `String` (what `panic!` makes).
+fn panic_text(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload")
+}
+
+impl fmt::Debug for WorkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkError::Uv(e) => f.debug_tuple("Uv").field(e).finish(),
+            WorkError::Panicked(p) => f.debug_tuple("Panicked").field(&panic_text(&**p)).finish(),
+        }
+    }
+}
+
+impl fmt::Display for WorkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkError::Uv(e) => write!(f, "{e}"),
+            WorkError::Panicked(p) => write!(f, "the job panicked: {}", panic_text(&**p)),
+        }
+    }
+}
+
+impl std::error::Error for WorkError {}
+
+/// Two errors are equal when they are the same libuv error; a panic equals nothing.
+impl PartialEq for WorkError {
+    fn eq(&self, other: &WorkError) -> bool {
+        matches!((self, other), (WorkError::Uv(a), WorkError::Uv(b)) if a == b)
+    }
+}
+
+impl From<Error> for WorkError {
+    fn from(e: Error) -> WorkError {
+        WorkError::Uv(e)
+    }
+}
 
 /// The part of a work request the threadpool thread touches: the job until it runs, then its
-/// outcome (a panic is caught there and carried back as its payload).
+/// outcome (a panic is caught there and carried back to `done` as its payload).
 enum Stage<T> {
     Queued(Job<T>),
     Running,
@@ -84,18 +176,15 @@ unsafe extern "C" fn after_work<T: Send + 'static>(raw: *mut uv_work_t, status: 
 }
 
 impl<T> WorkState<T> {
-    /// Hands the outcome to `done`, or resumes the job's panic (`done` is then dropped).
+    /// Hands the outcome to `done`: the value, the job's panic, or libuv's error.
     fn complete(self, status: c_int) {
         let WorkState { stage, done } = self;
         match (check(status), stage) {
             (Ok(_), Stage::Ran(Ok(value))) => done(Ok(value)),
-            (Ok(_), Stage::Ran(Err(payload))) => {
-                drop(done);
-                panic::resume_unwind(payload)
-            }
+            (Ok(_), Stage::Ran(Err(payload))) => done(Err(WorkError::Panicked(payload))),
             (Err(e), stage) => {
                 drop(stage);
-                done(Err(e))
+                done(Err(WorkError::Uv(e)))
             }
             (Ok(_), _) => unreachable!("libuv completed a job that did not run"),
         }
@@ -107,8 +196,10 @@ impl Work {
     /// result, during [`Loop::run`](crate::Loop::run) (or while the `Loop` is closed or
     /// dropped).
     ///
-    /// `done` gets `Ok(value)`, or `Err(Error::ECANCELED)` if [`Work::cancel`] took the job off
-    /// the queue before it ran (`work` is then dropped on the loop thread, never called).
+    /// `done` gets `Ok(value)`; [`WorkError::Panicked`] with the payload if `work` panicked (the
+    /// panic is caught on the threadpool thread, and does not stop the loop); or
+    /// `WorkError::Uv(Error::ECANCELED)` if [`Work::cancel`] took the job off the queue before it
+    /// ran (`work` is then dropped on the loop thread, never called).
     ///
     /// # Errors
     ///
@@ -117,9 +208,8 @@ impl Work {
     ///
     /// # Panics
     ///
-    /// A panic in `work` is caught on the threadpool thread and resumed on the loop thread in
-    /// place of calling `done` (which is dropped): like a panic in `done` or in any other
-    /// callback, it stops the loop and comes out of [`Loop::run`](crate::Loop::run).
+    /// A panic in `done`, like one in any other callback, stops the loop and comes out of
+    /// [`Loop::run`](crate::Loop::run). A panic in `work` does not: `done` gets it.
     ///
     /// # Examples
     ///
@@ -144,7 +234,7 @@ impl Work {
     pub fn queue<T: Send + 'static>(
         lp: &LoopHandle,
         work: impl FnOnce() -> T + Send + 'static,
-        done: impl FnOnce(Result<T>) + 'static,
+        done: impl FnOnce(std::result::Result<T, WorkError>) + 'static,
     ) -> Result<Work> {
         let state = WorkState {
             stage: Stage::Queued(Box::new(work)),
@@ -159,7 +249,7 @@ impl Work {
     }
 
     /// Cancels the job if no threadpool thread has picked it up yet. Its `done` then runs with
-    /// `Err(Error::ECANCELED)` on a later loop iteration (not from inside this call).
+    /// `WorkError::Uv(Error::ECANCELED)` on a later loop iteration (not from inside this call).
     ///
     /// # Errors
     ///
@@ -173,11 +263,11 @@ impl Work {
     /// # Examples
     ///
     /// ```
-    /// use rsuv::{Error, Loop, RunMode, Work};
+    /// use rsuv::{Error, Loop, RunMode, Work, WorkError};
     ///
     /// let lp = Loop::new()?;
     /// let job = Work::queue(&lp, || 42, |r| {
-    ///     assert!(matches!(r, Ok(42) | Err(Error::ECANCELED)));
+    ///     assert!(matches!(r, Ok(42) | Err(WorkError::Uv(Error::ECANCELED))));
     /// })?;
     /// match job.cancel() {
     ///     Ok(()) => println!("cancelled while queued"),

@@ -72,7 +72,7 @@ pub fn fill(lp: &Loop) -> FullPool {
             gate.wait();
             i
         };
-        let done = move |r: rsuv::Result<usize>| {
+        let done = move |r: Result<usize, rsuv::WorkError>| {
             assert_eq!(r, Ok(i));
             finished.set(finished.get() + 1);
         };

@@ -2,6 +2,7 @@
 //! `GNIRequest`): returned by the calls that start them, cancellable while queued.
 
 use pyo3::PyTraverseError;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 
@@ -116,7 +117,7 @@ pub(crate) fn queue_work(
         })
     };
     let (lp2, req2) = (lp.clone().unbind(), req.clone_ref(py));
-    let done = move |r: uv::Result<Option<PyErr>>| {
+    let done = move |r: Result<Option<PyErr>, uv::WorkError>| {
         Python::attach(|py| {
             let (lp, req) = (lp2.bind(py), req2.bind(py));
             Request::finish(req.as_super());
@@ -126,7 +127,12 @@ pub(crate) fn queue_work(
                     report(py, lp, e);
                     None
                 }
-                Err(e) => Some(e.code()),
+                // work_cb's exception is already caught above; this is a Rust panic.
+                Err(e @ uv::WorkError::Panicked(_)) => {
+                    report(py, lp, PyRuntimeError::new_err(e.to_string()));
+                    None
+                }
+                Err(uv::WorkError::Uv(e)) => Some(e.code()),
             };
             if let Some(cb) = done_cb
                 && let Err(e) = cb.bind(py).call1((errno,))
