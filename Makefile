@@ -17,8 +17,8 @@ PY := $(VENV)/bin/python
 CONFORMANCE_CORE := test_base_events,test_context,test_futures,test_futures2,test_locks,test_pep492,test_queues,test_runners,test_taskgroups,test_tasks,test_threads,test_timeouts,test_waitfor,test_eager_task_factory,test_sock_lowlevel,test_server,test_buffered_proto,test_protocols,test_transports,test_ssl,test_sslproto,test_events,test_streams,test_sendfile,test_subprocess
 CONFORMANCE := ../shared/conformance/run_cpython_asyncio_tests.py
 
-.PHONY: setup demo test lint unit leakcheck examples embed python pytest conformance-core \
-	conformance test-pythons pyuv-suite
+.PHONY: setup demo test lint unit leakcheck sanitize fuzz fuzz-smoke examples embed python \
+	pytest conformance-core conformance test-pythons pyuv-suite
 
 setup:
 	@.ci/setup
@@ -34,10 +34,12 @@ demo: setup python
 ## Every check: format, clippy, unit + integration + doc tests, the suite under valgrind, the
 ## demos, the Python suite on stdlib asyncio and rsuv (pyuv-compat's tests with it), CPython's
 ## loop-core tests on rsuv, pyuv 1.4's own suite on pyuv-compat.
-test: setup lint unit leakcheck examples embed python pytest conformance-core pyuv-suite
+test: setup lint unit leakcheck sanitize fuzz-smoke examples embed python pytest conformance-core \
+	pyuv-suite
 
 lint:
 	cargo fmt --check
+	cargo fmt --check --manifest-path tests/fuzz/Cargo.toml
 	cargo clippy --all-targets --quiet -- -D warnings
 	cargo clippy --all-targets --features python --quiet -- -D warnings
 
@@ -90,6 +92,50 @@ unit:
 leakcheck:
 	CARGO_TARGET_$(HOST)_RUNNER="$(VALGRIND)" RSUV_EXAMPLE_RUNNER="$(VALGRIND)" \
 		cargo test --quiet --tests
+
+# AddressSanitizer and LeakSanitizer (-Zsanitizer=address, leak detection on) over the Rust
+# suite and the example programs it starts, in target/asan. The machine has only the stable
+# toolchain: RUSTC_BOOTSTRAP=1 lets its rustc take the -Z flag, and its rust-std ships the
+# sanitizer runtime (compiler-rt of rustc's own LLVM). libuv's C code is not instrumented; its
+# allocations are still checked (double and invalid frees, leaks) through the interceptors.
+# First a canary that must fail (a leaked handle), so that a silent sanitizer fails the target.
+ASAN_TARGET := x86_64-unknown-linux-gnu
+ASAN_ENV := RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=report_objects=0
+ASAN_CARGO := cargo --quiet
+ASAN_ARGS := --target $(ASAN_TARGET) --target-dir target/asan
+sanitize:
+	$(ASAN_ENV) $(ASAN_CARGO) build $(ASAN_ARGS) --examples
+	$(ASAN_ENV) $(ASAN_CARGO) test $(ASAN_ARGS) --tests --no-run
+	@if $(ASAN_ENV) RSUV_SANITIZE_CANARY=leak $(ASAN_CARGO) test $(ASAN_ARGS) \
+		--test sanitize_canary >target/asan/canary.out 2>&1; then \
+		echo "sanitize: the leak canary passed: LeakSanitizer is not working"; exit 1; fi
+	@grep -q 'ERROR: LeakSanitizer: detected memory leaks' target/asan/canary.out || \
+		{ cat target/asan/canary.out; echo "sanitize: the canary failed, but not by LSan"; exit 1; }
+	$(ASAN_ENV) $(ASAN_CARGO) test $(ASAN_ARGS) --tests
+
+# Coverage-guided fuzzing (cargo fuzz, libFuzzer, with ASan) of tests/fuzz/fuzz_targets: each
+# target FUZZ_SECONDS (default 60) over its committed seeds (tests/fuzz/corpus/T, read only)
+# and what earlier runs found (target/fuzz/corpus/T). A crash stops the run and leaves its
+# input in target/fuzz/artifacts/T; once fixed, commit that input to tests/fuzz/corpus/T, where
+# `make test` (fuzz-smoke: each target a few seconds, every seed replayed first) keeps it found.
+FUZZ_TARGETS := tls_server tls_client stream_read
+FUZZ_SECONDS ?= 60
+FUZZ := RUSTC_BOOTSTRAP=1 cargo fuzz
+FUZZ_ARGS := --fuzz-dir tests/fuzz --target-dir target/fuzz -O
+fuzz: setup
+	$(FUZZ) build $(FUZZ_ARGS)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p target/fuzz/corpus/$$t target/fuzz/artifacts/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ) run $(FUZZ_ARGS) $$t target/fuzz/corpus/$$t tests/fuzz/corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=target/fuzz/artifacts/$$t/ \
+			-print_final_stats=1 2>target/fuzz/$$t.log || { tail -40 target/fuzz/$$t.log; exit 1; }; \
+		grep -E '^Done|stat::number_of_executed_units|cov:' target/fuzz/$$t.log | tail -2; \
+	done
+
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=4
 
 examples:
 	mkdir -p target
