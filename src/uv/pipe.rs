@@ -14,7 +14,7 @@ use super::buf::DoneCb;
 use super::error::{Error, Result, check};
 use super::handle::{Owned, handle_methods};
 use super::loop_::LoopHandle;
-use super::stream::{StreamHandle, StreamState, stream_methods};
+use super::stream::{StreamExtra, StreamHandle, StreamState, stream_methods};
 use super::tcp::Tcp;
 use super::udp::Udp;
 
@@ -74,8 +74,16 @@ pub struct Pipe(Owned<StreamState<Pipe>>);
 handle_methods!(Pipe);
 stream_methods!(Pipe);
 
+/// What a pipe keeps: whether it passes handles (IPC), fixed when it is made.
+pub(crate) struct PipeExtra {
+    ipc: bool,
+}
+
+impl StreamExtra for PipeExtra {}
+
 impl StreamHandle for Pipe {
     type Raw = uv_pipe_t;
+    type Extra = PipeExtra;
     fn owned(&self) -> &Owned<StreamState<Pipe>> {
         &self.0
     }
@@ -86,7 +94,7 @@ impl StreamHandle for Pipe {
         self.0
     }
     fn new_peer(&self) -> Result<Pipe> {
-        Pipe::new(&self.loop_handle(), self.0.state().ipc)
+        Pipe::new(&self.loop_handle(), self.0.state().extra.ipc)
     }
 }
 
@@ -150,7 +158,7 @@ impl Pipe {
     /// [`Error::CLOSED`] if the loop is closed.
     #[doc(alias = "uv_pipe_init")]
     pub fn new(lp: &LoopHandle, ipc: bool) -> Result<Pipe> {
-        let state = StreamState::new(ipc);
+        let state = StreamState::new(PipeExtra { ipc });
         // SAFETY: `raw` is fresh memory of uv_handle_size(UV_NAMED_PIPE) bytes.
         let init = |l, raw: *mut uv_handle_t| unsafe { uv_pipe_init(l, raw.cast(), ipc.into()) };
         Owned::init(lp, uv_handle_type_UV_NAMED_PIPE, state, init).map(Pipe)
@@ -306,7 +314,7 @@ impl Pipe {
         handle: &impl SendHandle,
         cb: impl FnOnce(&Pipe, Result<()>) + 'static,
     ) -> Result<()> {
-        if !self.0.state().ipc {
+        if !self.0.state().extra.ipc {
             return Err(Error::EINVAL);
         }
         let send = sealed::Sealed::send_raw(handle)?;

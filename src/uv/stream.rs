@@ -10,7 +10,7 @@
 //! buffers alive until their callback; a caller that wants no request at all uses `try_write`.
 
 use std::cell::{Cell, RefCell};
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::raw::c_int;
 
 use libuv_sys2::*;
@@ -55,7 +55,7 @@ enum ReadMode {
 const OWN_READ_CHUNK: usize = 64 * 1024;
 
 /// Per-stream state, generic over the public handle type so callbacks get `&Tcp` or `&Pipe`.
-pub(crate) struct StreamState<H: 'static> {
+pub(crate) struct StreamState<H: StreamHandle> {
     read_cb: Callback<ReadCb<H>>,
     /// The callback of reads into `inbuf` (`read_start_owned`).
     count_cb: Callback<CountCb<H>>,
@@ -69,10 +69,8 @@ pub(crate) struct StreamState<H: 'static> {
     sink_lent: Cell<usize>,
     connection_cb: Callback<ConnectionCb<H>>,
     pub(crate) write_pool: ReqPool<H, uv_write_t>,
-    /// Pipes only: whether the pipe passes handles (IPC).
-    pub(crate) ipc: bool,
-    /// A descriptor to close once the handle is closed (a terminal libuv reopened).
-    pub(crate) keep_fd: Cell<Option<OwnedFd>>,
+    /// What only this kind of stream keeps (a pipe's IPC flag, a terminal's descriptor).
+    pub(crate) extra: H::Extra,
     /// Reading is on (libuv stops it by itself at EOF and on errors).
     reading: Cell<bool>,
     /// `read_start` installed a callback, which `read_resume` reuses.
@@ -81,8 +79,8 @@ pub(crate) struct StreamState<H: 'static> {
     connecting: Cell<bool>,
 }
 
-impl<H> StreamState<H> {
-    pub(crate) fn new(ipc: bool) -> Self {
+impl<H: StreamHandle> StreamState<H> {
+    pub(crate) fn new(extra: H::Extra) -> Self {
         StreamState {
             read_cb: Callback::empty(),
             count_cb: Callback::empty(),
@@ -92,8 +90,7 @@ impl<H> StreamState<H> {
             sink_lent: Cell::new(0),
             connection_cb: Callback::empty(),
             write_pool: ReqPool::new(),
-            ipc,
-            keep_fd: Cell::new(None),
+            extra,
             reading: Cell::new(false),
             has_read_cb: Cell::new(false),
             connecting: Cell::new(false),
@@ -110,7 +107,7 @@ impl<H: StreamHandle> State for StreamState<H> {
         self.connection_cb.clear();
         self.write_pool.clear();
         drop(self.sink.take());
-        drop(self.keep_fd.take());
+        self.extra.clear();
         self.has_read_cb.set(false);
     }
 }
@@ -119,6 +116,8 @@ impl<H: StreamHandle> State for StreamState<H> {
 pub(crate) trait StreamHandle: Sized + Unpin + 'static {
     /// The libuv struct: `uv_tcp_t`, `uv_pipe_t`, `uv_tty_t`.
     type Raw;
+    /// The state only this kind of stream has, in its [`StreamState`].
+    type Extra: StreamExtra;
     fn owned(&self) -> &Owned<StreamState<Self>>;
     fn wrap(owned: Owned<StreamState<Self>>) -> Self;
     /// A fresh, unconnected handle of the same kind on the same loop (for `accept`).
@@ -126,6 +125,16 @@ pub(crate) trait StreamHandle: Sized + Unpin + 'static {
     /// The owned handle, for `detach`.
     fn into_owned(self) -> Owned<StreamState<Self>>;
 }
+
+/// State of one kind of stream, kept in its [`StreamState`] and cleared with it (after the
+/// handle is closed, or when it is detached).
+pub(crate) trait StreamExtra {
+    /// Drops what is held for the handle's life.
+    fn clear(&self) {}
+}
+
+/// TCP streams keep nothing of their own.
+impl StreamExtra for () {}
 
 /// Lets the stream live on without an owner (see `detach` on the public types).
 pub(crate) fn detach<H: StreamHandle>(h: H) {

@@ -62,6 +62,7 @@ stream_methods!(Tcp);
 
 impl StreamHandle for Tcp {
     type Raw = uv_tcp_t;
+    type Extra = ();
     fn owned(&self) -> &Owned<StreamState<Tcp>> {
         &self.0
     }
@@ -84,7 +85,7 @@ impl Tcp {
     /// [`Error::CLOSED`](crate::Error::CLOSED) if the loop is closed.
     #[doc(alias = "uv_tcp_init")]
     pub fn new(lp: &LoopHandle) -> Result<Tcp> {
-        let state = StreamState::new(false);
+        let state = StreamState::new(());
         // SAFETY: `raw` is fresh memory of uv_handle_size(UV_TCP) bytes.
         let init = |l, raw: *mut uv_handle_t| unsafe { uv_tcp_init(l, raw.cast()) };
         Owned::init(lp, uv_handle_type_UV_TCP, state, init).map(Tcp)
@@ -98,7 +99,7 @@ impl Tcp {
     /// `EINVAL` for another family; what `socket()` reports.
     #[doc(alias = "uv_tcp_init_ex")]
     pub fn with_family(lp: &LoopHandle, family: i32) -> Result<Tcp> {
-        let state = StreamState::new(false);
+        let state = StreamState::new(());
         let flags = u32::try_from(family).map_err(|_| super::Error::EINVAL)?;
         // SAFETY: `raw` is fresh memory of uv_handle_size(UV_TCP) bytes.
         let init = |l, raw: *mut uv_handle_t| unsafe { uv_tcp_init_ex(l, raw.cast(), flags) };

@@ -1,5 +1,6 @@
 //! [`Tty`]: a terminal as a stream, with raw mode and window size.
 
+use std::cell::Cell;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 
 use libuv_sys2::*;
@@ -7,7 +8,7 @@ use libuv_sys2::*;
 use super::error::{Error, Result, check};
 use super::handle::{Owned, handle_methods};
 use super::loop_::LoopHandle;
-use super::stream::{StreamHandle, StreamState, stream_methods};
+use super::stream::{StreamExtra, StreamHandle, StreamState, stream_methods};
 
 /// Terminal modes for [`Tty::set_mode`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +40,22 @@ pub struct Tty(Owned<StreamState<Tty>>);
 handle_methods!(Tty);
 stream_methods!(Tty);
 
+/// What a terminal keeps: the descriptor it was opened on, when libuv reopened the device
+/// instead of using it (closed once the handle is closed).
+#[derive(Default)]
+pub(crate) struct TtyExtra {
+    keep_fd: Cell<Option<OwnedFd>>,
+}
+
+impl StreamExtra for TtyExtra {
+    fn clear(&self) {
+        drop(self.keep_fd.take());
+    }
+}
+
 impl StreamHandle for Tty {
     type Raw = uv_tty_t;
+    type Extra = TtyExtra;
     fn owned(&self) -> &Owned<StreamState<Tty>> {
         &self.0
     }
@@ -71,7 +86,7 @@ impl Tty {
         if unsafe { libc::isatty(raw_fd) } == 0 {
             return Err(Error::ENOTTY);
         }
-        let state = StreamState::new(false);
+        let state = StreamState::new(TtyExtra::default());
         // SAFETY: `raw` is fresh memory of uv_handle_size(UV_TTY) bytes; `fd` is a terminal
         // that stays open (owned below) for the handle's life.
         let init = |l, raw: *mut uv_handle_t| unsafe { uv_tty_init(l, raw.cast(), raw_fd, 0) };
@@ -79,7 +94,7 @@ impl Tty {
         if tty.fileno() == Ok(raw_fd) {
             let _ = fd.into_raw_fd(); // libuv uses it as is, and closes it with the handle
         } else {
-            tty.0.state().keep_fd.set(Some(fd)); // libuv reopened the device: ours to close
+            tty.0.state().extra.keep_fd.set(Some(fd)); // libuv reopened the device: ours to close
         }
         Ok(tty)
     }
