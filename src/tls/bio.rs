@@ -1,10 +1,13 @@
-//! The OpenSSL engine over two memory BIOs. Every openssl-sys call the session makes is here.
+//! The OpenSSL engine over rsuv's own BIO ([`BufBio`]). Every openssl-sys call the session
+//! makes is here or there.
 //!
-//! The read BIO holds ciphertext fed from the transport, the write BIO collects what OpenSSL
-//! wants sent. Both are plain `BIO_s_mem` buffers owned by the `SSL` (freed by `SSL_free`); an
-//! empty read BIO answers "retry", so OpenSSL reports `SSL_ERROR_WANT_READ` instead of EOF.
+//! The BIO reads ciphertext fed from the transport (in place while a feed runs) and appends
+//! what OpenSSL wants sent to the session's output buffer. It is owned by the `SSL` (freed by
+//! `SSL_free`); with no input left it answers "retry", so OpenSSL reports
+//! `SSL_ERROR_WANT_READ` instead of EOF.
 
-use std::ffi::{c_int, c_long, c_void};
+use std::ffi::{c_int, c_void};
+use std::mem::ManuallyDrop;
 use std::ptr;
 
 use foreign_types::ForeignTypeRef;
@@ -12,9 +15,10 @@ use openssl::error::ErrorStack;
 use openssl::ssl::{Ssl, SslRef};
 use openssl_sys as ffi;
 
+use super::buf_bio::{BufBio, BufIo, Lend};
+
 // OpenSSL 3 functions that openssl-sys does not declare.
 unsafe extern "C" {
-    fn BIO_ctrl_pending(b: *mut ffi::BIO) -> usize;
     fn ERR_peek_error() -> std::os::raw::c_ulong;
     fn SSL_has_pending(s: *const ffi::SSL) -> c_int;
     fn SSL_key_update(s: *mut ffi::SSL, updatetype: c_int) -> c_int;
@@ -30,8 +34,6 @@ const SSL_KEY_UPDATE_NOT_REQUESTED: c_int = 0;
 const SSL_KEY_UPDATE_REQUESTED: c_int = 1;
 /// `SSL_OP_NO_RENEGOTIATION`.
 const OP_NO_RENEGOTIATION: u64 = 1 << 30;
-/// Largest amount handed to one `BIO_read`/`BIO_write` (they take an `int`).
-const MAX_BIO_IO: usize = 1 << 30;
 
 /// What an engine call did.
 #[derive(Debug)]
@@ -46,40 +48,35 @@ pub(crate) enum Step {
     Failed(ErrorStack),
 }
 
-/// An `SSL` with a memory BIO on each side.
+/// An `SSL` over a [`BufBio`].
 pub(crate) struct Engine {
-    ssl: Ssl,
-    rbio: *mut ffi::BIO,
-    wbio: *mut ffi::BIO,
+    /// Freed in `drop`, before the BIO's buffers.
+    ssl: ManuallyDrop<Ssl>,
+    bio: BufBio,
 }
 
-// SAFETY: the two BIO pointers belong to the `SSL`, which this `Engine` owns exclusively (an
-// `Ssl` is `Send`); nothing else refers to them, so moving the whole to another thread is sound.
+// SAFETY: the BIO and its buffers belong to this `Engine` and its `SSL` alone (an `Ssl` is
+// `Send`); nothing else refers to them, so moving the whole to another thread is sound.
 unsafe impl Send for Engine {}
 
 impl Engine {
-    /// Attaches fresh memory BIOs to `ssl` and sets the modes the session relies on.
+    /// Attaches a fresh [`BufBio`] to `ssl` and sets the modes the session relies on.
     pub(crate) fn new(ssl: Ssl) -> Result<Engine, ErrorStack> {
-        let rbio = new_mem_bio()?;
-        let wbio = match new_mem_bio() {
-            Ok(b) => b,
-            Err(e) => {
-                // SAFETY: `rbio` was just created by us and is not attached to anything.
-                unsafe { ffi::BIO_free_all(rbio) };
-                return Err(e);
-            }
-        };
+        let bio = BufBio::new()?;
         let ssl_ptr = ssl.as_ptr();
-        // SAFETY: `ssl_ptr` is a live SSL; SSL_set_bio takes ownership of both fresh BIOs.
-        // SSL_set_mode (SSL_ctrl) only sets flags on that SSL.
+        // SAFETY: `ssl_ptr` is a live SSL; SSL_set_bio with the same BIO twice takes over its
+        // one reference. SSL_set_mode (SSL_ctrl) only sets flags on that SSL.
         unsafe {
-            ffi::SSL_set_bio(ssl_ptr, rbio, wbio);
+            ffi::SSL_set_bio(ssl_ptr, bio.as_ptr(), bio.as_ptr());
             let mode = ffi::SSL_MODE_ENABLE_PARTIAL_WRITE
                 | ffi::SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                 | ffi::SSL_MODE_AUTO_RETRY;
             ffi::SSL_ctrl(ssl_ptr, ffi::SSL_CTRL_MODE, mode, ptr::null_mut());
         }
-        Ok(Engine { ssl, rbio, wbio })
+        Ok(Engine {
+            ssl: ManuallyDrop::new(ssl),
+            bio,
+        })
     }
 
     /// The `SSL`, for the safe openssl API.
@@ -87,46 +84,30 @@ impl Engine {
         &self.ssl
     }
 
-    /// Appends ciphertext from the transport to the read BIO.
-    pub(crate) fn push_input(&mut self, mut data: &[u8]) -> Result<(), ErrorStack> {
-        while !data.is_empty() {
-            let n = data.len().min(MAX_BIO_IO);
-            clear_errors();
-            // SAFETY: `rbio` is a live memory BIO owned by our SSL; `data` is valid for `n` bytes.
-            let rc = unsafe { ffi::BIO_write(self.rbio, data.as_ptr().cast(), n as c_int) };
-            if rc <= 0 {
-                return Err(ErrorStack::get());
-            }
-            data = &data[rc as usize..];
-        }
-        Ok(())
+    /// The ciphertext buffers (input kept from earlier feeds, output for the socket).
+    pub(crate) fn io(&self) -> &BufIo {
+        self.bio.io()
+    }
+
+    /// The ciphertext buffers, mutably.
+    pub(crate) fn io_mut(&mut self) -> &mut BufIo {
+        self.bio.io_mut()
+    }
+
+    /// Lends ciphertext from the transport to OpenSSL's reads until the guard drops, which
+    /// keeps (copies) whatever was not read.
+    ///
+    /// # Safety
+    ///
+    /// The engine outlives the guard (a local of the method that called this).
+    pub(crate) unsafe fn lend<'a>(&mut self, data: &'a [u8]) -> Lend<'a> {
+        // SAFETY: passed on to the caller; one lend at a time, as every feed ends its own.
+        unsafe { self.bio.lend(data) }
     }
 
     /// Ciphertext fed but not yet consumed by OpenSSL.
     pub(crate) fn input_pending(&self) -> usize {
-        // SAFETY: `rbio` is a live BIO owned by our SSL.
-        unsafe { BIO_ctrl_pending(self.rbio) }
-    }
-
-    /// Moves everything in the write BIO to the end of `out`, straight into its spare capacity.
-    pub(crate) fn drain_output(&mut self, out: &mut Vec<u8>) {
-        loop {
-            // SAFETY: `wbio` is a live BIO owned by our SSL.
-            let pending = unsafe { BIO_ctrl_pending(self.wbio) }.min(MAX_BIO_IO);
-            if pending == 0 {
-                return;
-            }
-            out.reserve(pending);
-            let spare = out.spare_capacity_mut();
-            // SAFETY: `spare` has room for at least `pending` bytes; BIO_read writes at most that.
-            let rc =
-                unsafe { ffi::BIO_read(self.wbio, spare.as_mut_ptr().cast(), pending as c_int) };
-            if rc <= 0 {
-                return;
-            }
-            // SAFETY: BIO_read initialised the first `rc` bytes of the spare capacity.
-            unsafe { out.set_len(out.len() + rc as usize) };
-        }
+        self.io().input_pending()
     }
 
     /// `SSL_do_handshake`.
@@ -141,8 +122,8 @@ impl Engine {
     /// holds no buffered record. Saves the `SSL_read_ex` call that would only say WANT_READ
     /// (thousands of instructions in OpenSSL 3).
     pub(crate) fn drained(&self) -> bool {
-        // SAFETY: `rbio` and `ssl` are alive as long as `self`; both calls only read state.
-        unsafe { BIO_ctrl_pending(self.rbio) == 0 && SSL_has_pending(self.ssl.as_ptr()) == 0 }
+        // SAFETY: `ssl` is alive as long as `self`; the call only reads its state.
+        self.input_pending() == 0 && unsafe { SSL_has_pending(self.ssl.as_ptr()) == 0 }
     }
 
     /// `SSL_read_ex` of at most `max` bytes, appended to `buf` (in its spare capacity).
@@ -266,24 +247,6 @@ impl Engine {
     }
 }
 
-fn new_mem_bio() -> Result<*mut ffi::BIO, ErrorStack> {
-    // SAFETY: BIO_s_mem returns a static method table; BIO_new allocates a BIO or returns null.
-    let bio = unsafe { ffi::BIO_new(ffi::BIO_s_mem()) };
-    if bio.is_null() {
-        return Err(ErrorStack::get());
-    }
-    // SAFETY: a fresh memory BIO; an eof value of -1 makes an empty BIO ask to retry.
-    unsafe {
-        ffi::BIO_ctrl(
-            bio,
-            ffi::BIO_C_SET_BUF_MEM_EOF_RETURN,
-            -1 as c_long,
-            ptr::null_mut(),
-        )
-    };
-    Ok(bio)
-}
-
 /// Empties this thread's OpenSSL error queue, so that a failure reports only its own errors.
 /// Looks first: clearing an empty queue costs hundreds of instructions in OpenSSL 3 (it walks
 /// every slot), peeking a few dozen, and the queue is almost always empty.
@@ -292,6 +255,17 @@ fn clear_errors() {
     unsafe {
         if ERR_peek_error() != 0 {
             ffi::ERR_clear_error();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // SAFETY: `ssl` is dropped here only; SSL_free frees the BIO with it, after which
+        // nothing reaches the BIO's buffers, so they can go.
+        unsafe {
+            ManuallyDrop::drop(&mut self.ssl);
+            self.bio.free_io();
         }
     }
 }

@@ -4,7 +4,7 @@
 //! client's session cache) and is shared by many [`TlsSession`]s. A session is a sans-IO state
 //! machine in the style of rustls: the caller feeds it ciphertext from any transport and sends
 //! what it outputs; it never blocks, never touches a socket, and reports what happened as
-//! [`Event`]s. OpenSSL runs over two memory BIOs. The stream over `uv::Tcp` is built on this.
+//! [`Event`]s. OpenSSL runs over a BIO on the session's own buffers. The stream over `uv::Tcp` is built on this.
 //!
 //! # Examples
 //!
@@ -19,6 +19,7 @@
 
 mod async_stream;
 mod bio;
+mod buf_bio;
 mod buffer;
 mod context;
 mod error;

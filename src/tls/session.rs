@@ -63,7 +63,6 @@ pub struct TlsSession {
     sni: Option<String>,
     plain_in: Buf,
     plain_out: Buf,
-    out: Buf,
     spare_out: Vec<u8>,
     events: VecDeque<Event>,
     data_queued: bool,
@@ -160,7 +159,6 @@ impl TlsSession {
             sni,
             plain_in: Buf::default(),
             plain_out: Buf::default(),
-            out: Buf::default(),
             spare_out: Vec::new(),
             events: VecDeque::new(),
             data_queued: false,
@@ -196,9 +194,8 @@ impl TlsSession {
         if self.close_notify_received || ciphertext.is_empty() {
             return Ok(());
         }
-        if let Err(stack) = self.engine.push_input(ciphertext) {
-            return Err(self.fail(stack));
-        }
+        // SAFETY: the guard is a local of this call, so the engine (in `self`) outlives it.
+        let _lend = unsafe { self.engine.lend(ciphertext) };
         self.drive()
     }
 
@@ -284,12 +281,12 @@ impl TlsSession {
 
     /// Ciphertext waiting to be sent to the peer.
     pub fn output(&self) -> &[u8] {
-        self.out.as_slice()
+        self.engine.io().output.as_slice()
     }
 
     /// Marks the first `n` bytes of [`output`](Self::output) as sent.
     pub fn consume_output(&mut self, n: usize) {
-        self.out.consume(n);
+        self.engine.io_mut().output.consume(n);
     }
 
     /// Takes all pending ciphertext as an owned buffer (for a write that outlives this
@@ -297,7 +294,7 @@ impl TlsSession {
     /// the session reuses its allocation.
     pub fn take_output(&mut self) -> Vec<u8> {
         let spare = std::mem::take(&mut self.spare_out);
-        self.out.take(spare)
+        self.engine.io_mut().output.take(spare)
     }
 
     /// Returns a buffer from [`take_output`](Self::take_output) (or any `Vec`) for reuse.
@@ -310,7 +307,7 @@ impl TlsSession {
 
     /// Whether there is ciphertext to send.
     pub fn has_output(&self) -> bool {
-        !self.out.is_empty()
+        !self.engine.io().output.is_empty()
     }
 
     /// Decrypted bytes ready for the application.
@@ -394,7 +391,7 @@ impl TlsSession {
     /// Bytes written but not yet handed to the transport: queued plaintext plus pending
     /// ciphertext. Stop writing while this is large.
     pub fn write_buffered(&self) -> usize {
-        self.plain_out.len() + self.out.len()
+        self.plain_out.len() + self.engine.io().output.len()
     }
 
     /// What the handshake settled; `None` until [`Event::HandshakeDone`].
@@ -466,7 +463,6 @@ impl TlsSession {
     /// Writes a scheduled post-handshake message, then whatever was waiting.
     fn handshake_step(&mut self) -> Result<(), TlsError> {
         let step = self.engine.handshake();
-        self.flush();
         if let Step::Failed(stack) = step {
             return Err(self.fail(stack));
         }
@@ -504,7 +500,6 @@ impl TlsSession {
         }
         if !self.handshake_done {
             let step = self.engine.handshake();
-            self.flush();
             match step {
                 Step::Done(_) => self.handshake_completed(),
                 Step::WantRead => return Ok(()),
@@ -535,7 +530,6 @@ impl TlsSession {
             return Ok(()); // not possible right now: the next write sends it
         }
         let step = self.engine.handshake();
-        self.flush();
         match step {
             Step::Failed(stack) => Err(self.fail(stack)),
             _ => Ok(()),
@@ -590,7 +584,6 @@ impl TlsSession {
                 return Ok(());
             }
             let step = self.engine.read(self.plain_in.tail(RECORD), RECORD);
-            self.flush();
             match step {
                 Step::Done(0) => {}
                 Step::Done(_) => {
@@ -647,7 +640,6 @@ impl TlsSession {
     }
 
     fn write_result(&mut self, step: Step) -> Result<Option<usize>, TlsError> {
-        self.flush();
         match step {
             Step::Done(n) => Ok(Some(n)),
             Step::WantRead => Ok(None),
@@ -672,18 +664,12 @@ impl TlsSession {
             return Ok(());
         }
         let step = self.engine.shutdown();
-        self.flush();
         if let Step::Failed(stack) = step {
             return Err(self.fail(stack));
         }
         self.close_notify_sent = true;
         self.update_state();
         Ok(())
-    }
-
-    /// Moves what OpenSSL wrote to the output buffer (after every engine call).
-    fn flush(&mut self) {
-        self.engine.drain_output(self.out.tail(RECORD + 64));
     }
 
     /// Fails the session with the error behind `stack`, returning it.
@@ -764,7 +750,7 @@ impl fmt::Debug for TlsSession {
             .field("state", &self.state)
             .field("plaintext", &self.plain_in.len())
             .field("queued", &self.plain_out.len())
-            .field("output", &self.out.len())
+            .field("output", &self.engine.io().output.len())
             .field("events", &self.events)
             .field("close_notify_sent", &self.close_notify_sent)
             .field("close_notify_received", &self.close_notify_received)

@@ -2,7 +2,7 @@
 //! handle: callbacks for the handshake, reads and writes; `shutdown` sends `close_notify`.
 //!
 //! Ciphertext read from the socket is lent by the loop's read buffer and fed to the session
-//! (OpenSSL copies it into its memory BIO); what the session outputs is written to the socket
+//! (OpenSSL reads it in place through rsuv's BIO); what the session outputs is written to the socket
 //! as an owned buffer. Plaintext reaches the read callback as a slice of the stream's delivery
 //! buffer. No user callback runs while the session is borrowed, so callbacks may call any
 //! method of the stream.
@@ -73,7 +73,7 @@ struct Inner {
 }
 
 /// A TLS connection over a uv [`Tcp`] handle: the application reads and writes plaintext,
-/// OpenSSL runs over memory BIOs in a [`TlsSession`], the ciphertext travels over the socket.
+/// OpenSSL runs over rsuv's own BIO in a [`TlsSession`], the ciphertext travels over the socket.
 ///
 /// Dropping the last `TlsStream` value closes the connection (without `close_notify`; call
 /// [`shutdown`](Self::shutdown) first for a clean end), unless it was

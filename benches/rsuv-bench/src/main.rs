@@ -28,6 +28,7 @@ mod net;
 mod sync;
 mod threads;
 mod tls;
+mod tls_mem;
 
 /// libuv's `TEST_PORT` (test/task.h).
 pub const TEST_PORT: u16 = 9123;
@@ -96,7 +97,8 @@ pub(crate) fn usage() -> ! {
          rsuv-bench echo_server async|callback|tokio [PORT]\n       \
          rsuv-bench echo_client WORKLOAD [--secs S] [--warmup S] [--server-pid PID] [--port P]\n       \
          rsuv-bench tls_server plain|tls12|tls13 [PORT]\n       \
-         rsuv-bench tls_client pingpong_1k|bulk plain|tls12|tls13 [--secs S] [--server-pid PID]"
+         rsuv-bench tls_client pingpong_1k|bulk plain|tls12|tls13 [--secs S] [--server-pid PID]\n       \
+         rsuv-bench tls_mem bulk|pingpong_1k tls12|tls13 [UNITS]"
     );
     eprintln!("benchmarks: {}", BENCHMARKS.join(" "));
     eprintln!("helpers: {}", HELPERS.join(" "));
@@ -130,6 +132,7 @@ fn main() {
         "echo_client" => echo_client::echo_client(&args[1..]),
         "tls_server" => tls::server(arg(1), args.get(2).map(String::as_str)),
         "tls_client" if args.len() >= 3 => tls::client(&args[1..]),
+        "tls_mem" => tls_mem::run(arg(1), arg(2), args.get(3).map(String::as_str)),
         "ping_pongs" => net::ping_pongs(),
         "tcp_pump1_client" => net::tcp_pump(1),
         "tcp_pump100_client" => net::tcp_pump(100),

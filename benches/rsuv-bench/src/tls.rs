@@ -42,7 +42,7 @@ fn addr(port: Option<&str>) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-fn version(proto: &str) -> Version {
+pub(crate) fn version(proto: &str) -> Version {
     match proto {
         "tls12" => Version::Tls12,
         "tls13" => Version::Tls13,
@@ -51,7 +51,7 @@ fn version(proto: &str) -> Version {
 }
 
 /// A self-signed P-256 certificate for localhost, made now.
-fn self_signed() -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn self_signed() -> (Vec<u8>, Vec<u8>) {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
     let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
     let mut name = X509NameBuilder::new().unwrap();
@@ -77,8 +77,8 @@ fn self_signed() -> (Vec<u8>, Vec<u8>) {
 }
 
 /// AES-256-GCM in both versions, so the two rows differ only in the protocol.
-const CIPHERS: &str = "ECDHE-ECDSA-AES256-GCM-SHA384";
-const CIPHERSUITES: &str = "TLS_AES_256_GCM_SHA384";
+pub(crate) const CIPHERS: &str = "ECDHE-ECDSA-AES256-GCM-SHA384";
+pub(crate) const CIPHERSUITES: &str = "TLS_AES_256_GCM_SHA384";
 
 pub fn server(proto: &str, port: Option<&str>) {
     let lp = Loop::new().unwrap();

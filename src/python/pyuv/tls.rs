@@ -1,6 +1,6 @@
 //! `pyuv.TLS`, rsuv's addition to pyuv: a TLS stream with `pyuv.TCP`'s shape (`bind`,
 //! `listen`, `accept`, `connect`, `start_read`, `write`, `shutdown`, `close`) on the Rust
-//! `rsuv::tls::TlsStream` (OpenSSL over memory BIOs, over a libuv TCP handle).
+//! `rsuv::tls::TlsStream` (OpenSSL over rsuv's own BIO, over a libuv TCP handle).
 //!
 //! Reads end with `on_read(handle, None, UV_EOF)` after the peer's `close_notify`; a peer that
 //! closes the connection without one is a truncation: `on_read(handle, None, UV_ECONNRESET)`
