@@ -3,83 +3,17 @@
 //! UDP ping-pong (pooled `send`, `recv`) make no heap allocation at all. A counting global
 //! allocator (counting the loop thread's allocations) proves it.
 
+#[path = "support/alloc_count.rs"]
+mod alloc_count;
 mod support;
 
+use alloc_count::{allocs, window};
 use rsuv::{Loop, RunMode, Tcp, Udp};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::rc::Rc;
 
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread (const-initialised, no destructor: safe to touch from
-    /// inside the allocator). Counting per thread keeps the test harness's own threads out.
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn allocs() -> usize {
-    ALLOCS.with(Cell::get)
-}
-
-fn count() {
-    let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: forwards to the system allocator, counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
 const MSG: &[u8; 1024] = &[b'x'; 1024];
-const WARMUP: usize = 100;
-const MEASURED: usize = 2000;
-
-/// Counts allocations made between round trip `WARMUP` and the last one.
-struct Window {
-    trips: Cell<usize>,
-    at_start: Cell<usize>,
-    counted: Cell<Option<usize>>,
-}
-
-impl Window {
-    fn trip(&self) -> bool {
-        let n = self.trips.get() + 1;
-        self.trips.set(n);
-        if n == WARMUP {
-            self.at_start.set(allocs());
-        }
-        if n == WARMUP + MEASURED {
-            self.counted.set(Some(allocs() - self.at_start.get()));
-            return false;
-        }
-        true
-    }
-}
-
-fn window() -> Rc<Window> {
-    Rc::new(Window {
-        trips: Cell::new(0),
-        at_start: Cell::new(0),
-        counted: Cell::new(None),
-    })
-}
+use alloc_count::MEASURED;
 
 fn tcp_ping_pong(lp: &Loop) -> usize {
     let server = Tcp::new(lp).unwrap();

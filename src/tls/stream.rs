@@ -8,13 +8,14 @@
 //! method of the stream.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use super::{Event, HandshakeInfo, TlsContext, TlsError, TlsSession};
-use crate::uv::{Error, LoopHandle, Tcp, Timer, WriteBuf};
+use crate::uv::{BufHome, Error, LoopHandle, Tcp, Timer, WriteBuf};
 
 /// How long a handshake may take by default.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,6 +39,7 @@ pub enum TlsRead<'a> {
 
 type ReadCb = dyn FnMut(&TlsStream, TlsRead<'_>);
 type DoneCb = Box<dyn FnOnce(&TlsStream, Result<(), TlsError>)>;
+type WrittenCb = Rc<dyn Fn(&Tcp, crate::Result<()>)>;
 
 /// How the read side ended, kept until a read callback can hear it.
 enum End {
@@ -59,7 +61,14 @@ struct Inner {
     /// `shutdown`'s callback, until the socket's write side is shut down.
     shutdown_cb: Cell<Option<DoneCb>>,
     /// Write callbacks whose bytes are still in the session (before the handshake completes).
-    waiting_writes: RefCell<Vec<DoneCb>>,
+    waiting_writes: RefCell<VecDeque<DoneCb>>,
+    /// Write callbacks whose bytes are in socket writes, oldest first.
+    sent_cbs: RefCell<VecDeque<DoneCb>>,
+    /// How many of `sent_cbs` each socket write in flight completes, oldest first (libuv
+    /// completes a stream's writes in order).
+    batches: RefCell<VecDeque<usize>>,
+    /// The completion callback of every socket write (shared: no allocation per write).
+    written: WrittenCb,
     /// The transport is connected and reading (a client waits for its connect).
     started: Cell<bool>,
     /// The socket reached EOF or failed: no more reads.
@@ -195,7 +204,7 @@ impl TlsStream {
         on_handshake: impl FnOnce(&TlsStream, Result<(), TlsError>) + 'static,
     ) -> Result<TlsStream, TlsError> {
         let timer = Timer::new(&tcp.loop_handle()).map_err(io)?;
-        let s = TlsStream(Rc::new(Inner {
+        let s = TlsStream(Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
             tcp,
             timer,
             session: RefCell::new(session),
@@ -206,7 +215,10 @@ impl TlsStream {
             handshake_cb: Cell::new(Some(Box::new(on_handshake))),
             handshake_done: Cell::new(false),
             shutdown_cb: Cell::new(None),
-            waiting_writes: RefCell::new(Vec::new()),
+            waiting_writes: RefCell::new(VecDeque::new()),
+            sent_cbs: RefCell::new(VecDeque::new()),
+            batches: RefCell::new(VecDeque::new()),
+            written: written_cb(weak.clone()),
             started: Cell::new(false),
             transport_done: Cell::new(false),
             shutdown_timeout: Cell::new(SHUTDOWN_TIMEOUT),
@@ -334,38 +346,59 @@ impl TlsStream {
             }
             (session.take_output(), all_in)
         };
-        let cbs = if all_in {
-            std::mem::take(&mut *self.0.waiting_writes.borrow_mut())
+        let n = if all_in {
+            let mut waiting = self.0.waiting_writes.borrow_mut();
+            let n = waiting.len();
+            self.0.sent_cbs.borrow_mut().extend(waiting.drain(..));
+            n
         } else {
-            Vec::new()
+            0
         };
-        let weak = Rc::downgrade(&self.0);
-        let done = move |_: &Tcp, r: crate::Result<()>| {
-            let Some(s) = upgrade(&weak) else { return };
+        self.0.batches.borrow_mut().push_back(n);
+        let home = Rc::downgrade(&self.0) as Weak<dyn BufHome>;
+        if let Err(e) = self
+            .0
+            .tcp
+            .write_shared(WriteBuf::recycled(out, home), &self.0.written)
+        {
+            // Refused at once: its callback will not run, so answer its batch here.
+            self.0.batches.borrow_mut().pop_back();
+            let at = self.0.sent_cbs.borrow().len() - n;
+            let cbs: Vec<DoneCb> = self.0.sent_cbs.borrow_mut().drain(at..).collect();
             for cb in cbs {
-                cb(&s, r.map_err(io));
+                cb(self, Err(io(e)));
             }
-            if let Err(e) = r {
-                if e != Error::ECANCELED {
-                    s.fail(io(e));
-                }
-            }
-        };
-        let out = WriteBuf::other(Recycled {
-            buf: out,
-            home: Rc::downgrade(&self.0),
-        });
-        if let Err(e) = self.0.tcp.write(out, done) {
             self.fail(io(e));
+        }
+    }
+
+    /// A socket write completed: runs the write callbacks it carried the last bytes of.
+    fn written(&self, r: crate::Result<()>) {
+        let n = self.0.batches.borrow_mut().pop_front().unwrap_or(0);
+        for _ in 0..n {
+            let cb = self.0.sent_cbs.borrow_mut().pop_front();
+            if let Some(cb) = cb {
+                cb(self, r.map_err(io));
+            }
+        }
+        if let Err(e) = r {
+            if e != Error::ECANCELED {
+                self.fail(io(e));
+            }
         }
     }
 
     /// Runs (and forgets) the callbacks of writes not yet attached to a socket write.
     /// `ok`: their bytes are out; otherwise they fail with [`TlsError::Closed`].
     fn run_write_cbs(&self, ok: bool) {
-        let cbs = std::mem::take(&mut *self.0.waiting_writes.borrow_mut());
-        for cb in cbs {
-            cb(self, if ok { Ok(()) } else { Err(TlsError::Closed) });
+        // Only those waiting now (a callback may write again); popped one by one, so the
+        // queue keeps its capacity.
+        let n = self.0.waiting_writes.borrow().len();
+        for _ in 0..n {
+            let cb = self.0.waiting_writes.borrow_mut().pop_front();
+            if let Some(cb) = cb {
+                cb(self, if ok { Ok(()) } else { Err(TlsError::Closed) });
+            }
         }
     }
 
@@ -499,7 +532,7 @@ impl TlsStream {
             return Err(TlsError::Closed);
         }
         self.0.session.borrow_mut().write(data)?;
-        self.0.waiting_writes.borrow_mut().push(Box::new(cb));
+        self.0.waiting_writes.borrow_mut().push_back(Box::new(cb));
         self.flush();
         Ok(())
     }
@@ -647,25 +680,21 @@ impl TlsStream {
 
 /// Ciphertext on its way to the socket; its buffer goes back to the session once written, so
 /// that output needs no allocation once warm.
-struct Recycled {
-    buf: Vec<u8>,
-    home: Weak<Inner>,
-}
-
-impl AsRef<[u8]> for Recycled {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-impl Drop for Recycled {
-    fn drop(&mut self) {
-        if let Some(inner) = self.home.upgrade() {
-            if let Ok(mut session) = inner.session.try_borrow_mut() {
-                session.recycle_output(std::mem::take(&mut self.buf));
-            }
+/// Written output buffers go back to the session, which reuses them.
+impl BufHome for Inner {
+    fn take_back(&self, buf: Vec<u8>) {
+        if let Ok(mut session) = self.session.try_borrow_mut() {
+            session.recycle_output(buf);
         }
     }
+}
+
+fn written_cb(weak: Weak<Inner>) -> WrittenCb {
+    Rc::new(move |_: &Tcp, r: crate::Result<()>| {
+        if let Some(s) = upgrade(&weak) {
+            s.written(r);
+        }
+    })
 }
 
 fn upgrade(weak: &Weak<Inner>) -> Option<TlsStream> {

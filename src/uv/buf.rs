@@ -3,7 +3,7 @@
 use std::cell::{RefCell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::os::raw::c_int;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use libuv_sys2::*;
 
@@ -11,7 +11,8 @@ use super::error::{Error, Result, check};
 
 /// A buffer handed to a write: owned (or `'static`) bytes, kept alive until the write's
 /// callback has run. Converting a `Vec<u8>`, `Box<[u8]>`, `String`, `Rc<[u8]>` or a `'static`
-/// slice does not copy; [`WriteBuf::other`] takes any owner of bytes (one small allocation).
+/// slice does not copy; [`WriteBuf::other`] takes any owner of bytes (one small allocation);
+/// [`WriteBuf::recycled`] hands a `Vec` back to its writer once written (no allocation).
 pub enum WriteBuf {
     /// Bytes in a `Vec`.
     Vec(Vec<u8>),
@@ -23,12 +24,57 @@ pub enum WriteBuf {
     Static(&'static [u8]),
     /// Any other owner of bytes.
     Other(Box<dyn AsRef<[u8]>>),
+    /// A `Vec` that goes back to its [`BufHome`] once written.
+    Recycled(Recycled),
+}
+
+/// Takes back the buffers of [`WriteBuf::recycled`] writes, for a writer that reuses them.
+pub trait BufHome {
+    /// `buf` has been written (or the write failed) and is no longer used.
+    fn take_back(&self, buf: Vec<u8>);
+}
+
+/// A `Vec` written and then handed to its [`BufHome`] (if that still exists).
+pub struct Recycled {
+    buf: Vec<u8>,
+    home: Weak<dyn BufHome>,
+}
+
+impl Drop for Recycled {
+    fn drop(&mut self) {
+        if let Some(home) = self.home.upgrade() {
+            home.take_back(std::mem::take(&mut self.buf));
+        }
+    }
 }
 
 impl WriteBuf {
     /// Wraps any owner of bytes (a `bytes::Bytes`, a memory map, a Python buffer, ...).
     pub fn other(owner: impl AsRef<[u8]> + 'static) -> WriteBuf {
         WriteBuf::Other(Box::new(owner))
+    }
+
+    /// Writes `buf` and then gives it to `home` (dropped instead if `home` is gone): a writer
+    /// that keeps its buffers in an `Rc` reuses them without an allocation per write.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::{Rc, Weak};
+    /// use rsuv::{BufHome, WriteBuf};
+    ///
+    /// struct Spares(RefCell<Vec<Vec<u8>>>);
+    /// impl BufHome for Spares {
+    ///     fn take_back(&self, buf: Vec<u8>) {
+    ///         self.0.borrow_mut().push(buf);
+    ///     }
+    /// }
+    /// let spares = Rc::new(Spares(RefCell::new(Vec::new())));
+    /// let home: Weak<dyn BufHome> = Rc::downgrade(&spares) as Weak<dyn BufHome>;
+    /// drop(WriteBuf::recycled(b"written".to_vec(), home)); // as a finished write does
+    /// assert_eq!(spares.0.borrow()[0], b"written");
+    /// ```
+    pub fn recycled(buf: Vec<u8>, home: Weak<dyn BufHome>) -> WriteBuf {
+        WriteBuf::Recycled(Recycled { buf, home })
     }
 
     /// The bytes.
@@ -39,6 +85,7 @@ impl WriteBuf {
             WriteBuf::Shared(r) => r,
             WriteBuf::Static(s) => s,
             WriteBuf::Other(o) => (**o).as_ref(),
+            WriteBuf::Recycled(r) => &r.buf,
         }
     }
 }
@@ -82,6 +129,24 @@ impl From<&'static str> for WriteBuf {
 /// A completion callback of a request on a handle of type `H`.
 pub(crate) type DoneCb<H> = Box<dyn FnOnce(&H, Result<()>)>;
 
+/// A completion callback shared by many writes.
+pub(crate) type SharedCb<H> = Rc<dyn Fn(&H, Result<()>)>;
+
+/// The completion callback of a write: its own, or one shared by many writes (no allocation).
+pub(crate) enum WriteDone<H> {
+    Once(DoneCb<H>),
+    Shared(SharedCb<H>),
+}
+
+impl<H> WriteDone<H> {
+    pub(crate) fn call(self, h: &H, r: Result<()>) {
+        match self {
+            WriteDone::Once(f) => f(h, r),
+            WriteDone::Shared(f) => f(h, r),
+        }
+    }
+}
+
 /// Buffers per request whose `uv_buf_t`s are built on the stack (libuv copies them).
 const STACK_BUFS: usize = 16;
 
@@ -105,7 +170,7 @@ pub(crate) struct BufReq<H: 'static, R> {
     raw: UnsafeCell<MaybeUninit<R>>,
     first: Option<WriteBuf>,
     more: Vec<WriteBuf>,
-    cb: Option<DoneCb<H>>,
+    cb: Option<WriteDone<H>>,
 }
 
 impl<H, R> BufReq<H, R> {
@@ -135,7 +200,7 @@ impl<H, R> BufReq<H, R> {
     ///
     /// `req` must have been submitted through [`ReqPool::submit`] for these `H` and `R`, and
     /// libuv must be calling it back now (once).
-    pub(crate) unsafe fn complete(req: *mut R) -> (*mut Self, Option<DoneCb<H>>) {
+    pub(crate) unsafe fn complete(req: *mut R) -> (*mut Self, Option<WriteDone<H>>) {
         // SAFETY: forwarded from the caller: `data` is the slot set by `prepare`, whose block
         // lives until the handle's close callback, after every request callback.
         unsafe {
@@ -206,7 +271,7 @@ impl<H, R> ReqPool<H, R> {
     pub(crate) fn submit(
         &self,
         bufs: impl IntoIterator<Item = WriteBuf>,
-        cb: Option<DoneCb<H>>,
+        cb: Option<WriteDone<H>>,
         start: impl FnOnce(*mut R, *const uv_buf_t, u32) -> c_int,
     ) -> Result<()> {
         let slot = self.take();

@@ -2,7 +2,7 @@
 
 mod addr;
 mod async_;
-mod buf;
+pub(crate) mod buf;
 mod dns;
 mod error;
 mod fd;
@@ -27,7 +27,7 @@ mod watcher;
 mod work;
 
 pub use async_::{Async, AsyncSender};
-pub use buf::WriteBuf;
+pub use buf::{BufHome, Recycled, WriteBuf};
 pub use dns::{
     AddrInfo, AddrInfoHints, DnsRequest, gai_error, getaddrinfo, getaddrinfo_blocking, getnameinfo,
     getnameinfo_blocking,

@@ -318,7 +318,12 @@ impl Pipe {
             return Err(Error::EINVAL);
         }
         let send = sealed::Sealed::send_raw(handle)?;
-        super::stream::write2(self, [buf.into()], send, Some(Box::new(cb)))
+        super::stream::write2(
+            self,
+            [buf.into()],
+            send,
+            Some(super::buf::WriteDone::Once(Box::new(cb))),
+        )
     }
 
     super::tcp::buffer_size_methods!();

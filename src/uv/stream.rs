@@ -15,7 +15,7 @@ use std::os::raw::c_int;
 
 use libuv_sys2::*;
 
-use super::buf::{BufReq, DoneCb, ReqPool, WriteBuf};
+use super::buf::{BufReq, DoneCb, ReqPool, WriteBuf, WriteDone};
 use super::error::{Error, Result, check};
 use super::handle::{Callback, Owned, State, dispatch};
 use super::loop_::alloc_read_buffer;
@@ -401,7 +401,7 @@ unsafe extern "C" fn on_write<H: StreamHandle>(req: *mut uv_write_t, status: c_i
         dispatch(raw.cast(), H::wrap, |h| {
             h.owned().state().write_pool.give_back(owner);
             if let Some(cb) = cb {
-                cb(h, check(status).map(drop));
+                cb.call(h, check(status).map(drop));
             }
         })
     }
@@ -410,7 +410,7 @@ unsafe extern "C" fn on_write<H: StreamHandle>(req: *mut uv_write_t, status: c_i
 pub(crate) fn write_bufs<H: StreamHandle>(
     h: &H,
     bufs: impl IntoIterator<Item = WriteBuf>,
-    cb: Option<DoneCb<H>>,
+    cb: Option<WriteDone<H>>,
 ) -> Result<()> {
     write2(h, bufs, std::ptr::null_mut(), cb)
 }
@@ -420,7 +420,7 @@ pub(crate) fn write2<H: StreamHandle>(
     h: &H,
     bufs: impl IntoIterator<Item = WriteBuf>,
     send: *mut uv_stream_t,
-    cb: Option<DoneCb<H>>,
+    cb: Option<WriteDone<H>>,
 ) -> Result<()> {
     let raw = stream(h)?;
     let pool = &h.owned().state().write_pool;
@@ -702,7 +702,30 @@ macro_rules! stream_methods {
                 buf: impl Into<$crate::uv::WriteBuf>,
                 cb: impl FnOnce(&$ty, crate::Result<()>) + 'static,
             ) -> crate::Result<()> {
-                $crate::uv::stream::write_bufs(self, [buf.into()], Some(Box::new(cb)))
+                $crate::uv::stream::write_bufs(
+                    self,
+                    [buf.into()],
+                    Some($crate::uv::buf::WriteDone::Once(Box::new(cb))),
+                )
+            }
+
+            /// As [`write`](Self::write), with a callback shared by many writes (cloning the
+            /// `Rc` is all a write costs: no allocation for the callback).
+            ///
+            /// # Errors
+            ///
+            /// As for `write`.
+            #[doc(alias = "uv_write")]
+            pub fn write_shared(
+                &self,
+                buf: impl Into<$crate::uv::WriteBuf>,
+                cb: &std::rc::Rc<dyn Fn(&$ty, crate::Result<()>)>,
+            ) -> crate::Result<()> {
+                $crate::uv::stream::write_bufs(
+                    self,
+                    [buf.into()],
+                    Some($crate::uv::buf::WriteDone::Shared(cb.clone())),
+                )
             }
 
             /// Prepares `n` write requests ahead, so that the next `n` queued writes allocate
@@ -739,7 +762,11 @@ macro_rules! stream_methods {
                 bufs: impl IntoIterator<Item = $crate::uv::WriteBuf>,
                 cb: impl FnOnce(&$ty, crate::Result<()>) + 'static,
             ) -> crate::Result<()> {
-                $crate::uv::stream::write_bufs(self, bufs, Some(Box::new(cb)))
+                $crate::uv::stream::write_bufs(
+                    self,
+                    bufs,
+                    Some($crate::uv::buf::WriteDone::Once(Box::new(cb))),
+                )
             }
 
             /// Writes borrowed bytes: what the socket takes right now without a copy, then a

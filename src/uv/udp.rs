@@ -8,7 +8,7 @@ use std::os::raw::{c_int, c_uint};
 use libuv_sys2::*;
 
 use super::addr::{CSockAddr, from_sockaddr, read_sockaddr};
-use super::buf::{BufReq, ReqPool, WriteBuf};
+use super::buf::{BufReq, ReqPool, WriteBuf, WriteDone};
 use super::error::{Error, Result, check};
 use super::fd::{adopt, socket_type};
 use super::handle::{Callback, Owned, State, dispatch, handle_methods};
@@ -123,7 +123,7 @@ unsafe extern "C" fn on_send(req: *mut uv_udp_send_t, status: c_int) {
         dispatch(raw.cast(), Udp, |h| {
             h.0.state().send_pool.give_back(owner);
             if let Some(cb) = cb {
-                cb(h, check(status).map(drop));
+                cb.call(h, check(status).map(drop));
             }
         })
     }
@@ -293,7 +293,7 @@ impl Udp {
         let pool = &self.0.state().send_pool;
         pool.submit(
             bufs,
-            Some(Box::new(cb)),
+            Some(WriteDone::Once(Box::new(cb))),
             |req: *mut uv_udp_send_t, ptr, count| {
                 // SAFETY: the handle is open; the buffers stay alive in the request until `on_send`;
                 // libuv copies the address.
