@@ -8,11 +8,11 @@
 
 #[path = "support/pki.rs"]
 mod pki;
+#[path = "support/tls_transcript.rs"]
+mod tls_transcript;
 
-use std::sync::OnceLock;
-
-use pki::pki;
-use rsuv::tls::{Event, State, TlsContext, TlsError, TlsSession, Version};
+use rsuv::tls::{Event, State, TlsError, TlsSession, Version};
+use tls_transcript::{contexts, transcript};
 
 /// xorshift64*: tiny, deterministic, good enough to pick bytes and lengths.
 struct Rng(u64);
@@ -47,71 +47,6 @@ fn iterations(default: usize) -> usize {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
-}
-
-struct Contexts {
-    server: TlsContext,
-    client: TlsContext,
-}
-
-fn contexts(v: Version) -> &'static Contexts {
-    static CTX: OnceLock<[Contexts; 2]> = OnceLock::new();
-    let all = CTX.get_or_init(|| {
-        let make = |v| {
-            let p = pki();
-            Contexts {
-                server: TlsContext::server()
-                    .cert_chain_pem(&p.server.cert_pem)
-                    .private_key_pem(&p.server.key_pem)
-                    .alpn(&["h2"])
-                    .build()
-                    .unwrap(),
-                client: TlsContext::client()
-                    .system_roots(false)
-                    .ca_pem(&p.ca.cert_pem)
-                    .max_version(v)
-                    .session_resumption(false)
-                    .build()
-                    .unwrap(),
-            }
-        };
-        [make(Version::Tls12), make(Version::Tls13)]
-    });
-    &all[(v == Version::Tls13) as usize]
-}
-
-/// A real exchange, as the flights each side sent, in order.
-struct Transcript {
-    to_server: Vec<Vec<u8>>,
-    to_client: Vec<Vec<u8>>,
-}
-
-fn transcript(v: Version) -> Transcript {
-    let ctx = contexts(v);
-    let mut c = TlsSession::client(&ctx.client, "localhost").unwrap();
-    let mut s = TlsSession::server(&ctx.server).unwrap();
-    let mut t = Transcript {
-        to_server: Vec::new(),
-        to_client: Vec::new(),
-    };
-    c.write(b"GET / HTTP/1.1\r\n\r\n").unwrap();
-    for round in 0..20 {
-        if round == 4 {
-            s.write(&[0x42; 3000]).unwrap();
-            c.shutdown().unwrap();
-        }
-        let (up, down) = (c.take_output(), s.take_output());
-        if up.is_empty() && down.is_empty() && round > 4 {
-            break;
-        }
-        s.feed(&up).unwrap();
-        c.feed(&down).unwrap();
-        t.to_server.push(up);
-        t.to_client.push(down);
-    }
-    t.to_server.retain(|f| !f.is_empty());
-    t.to_client.retain(|f| !f.is_empty());
-    t
 }
 
 /// Mutates a copy of `data`: bit flips, byte overwrites, truncation, duplication, insertion.
