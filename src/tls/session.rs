@@ -18,6 +18,9 @@ use super::verify;
 
 /// Most plaintext in one TLS record, and so in one `SSL_write`/`SSL_read`.
 const RECORD: usize = 16 * 1024;
+/// Output buffers a session keeps for reuse: one per socket write in flight at once, as a
+/// bulk sender has a few.
+const SPARE_OUTPUTS: usize = 4;
 const DEFAULT_READ_HIGH: usize = 256 * 1024;
 const DEFAULT_READ_LOW: usize = 64 * 1024;
 
@@ -63,7 +66,8 @@ pub struct TlsSession {
     sni: Option<String>,
     plain_in: Buf,
     plain_out: Buf,
-    spare_out: Vec<u8>,
+    /// Output buffers given back, for reuse (at most `SPARE_OUTPUTS`).
+    spare_out: Vec<Vec<u8>>,
     events: VecDeque<Event>,
     data_queued: bool,
     data_seen: bool,
@@ -291,17 +295,25 @@ impl TlsSession {
 
     /// Takes all pending ciphertext as an owned buffer (for a write that outlives this
     /// borrow). Give it back with [`recycle_output`](Self::recycle_output) once written, and
-    /// the session reuses its allocation.
+    /// the session reuses its allocation (it keeps a few, for writes that are in flight
+    /// together).
     pub fn take_output(&mut self) -> Vec<u8> {
-        let spare = std::mem::take(&mut self.spare_out);
+        let spare = self.spare_out.pop().unwrap_or_default();
         self.engine.io_mut().output.take(spare)
     }
 
     /// Returns a buffer from [`take_output`](Self::take_output) (or any `Vec`) for reuse.
     pub fn recycle_output(&mut self, mut buf: Vec<u8>) {
-        if buf.capacity() > self.spare_out.capacity() {
-            buf.clear();
-            self.spare_out = buf;
+        if buf.capacity() == 0 {
+            return;
+        }
+        buf.clear();
+        if self.spare_out.len() < SPARE_OUTPUTS {
+            self.spare_out.push(buf);
+        } else if let Some(smallest) = self.spare_out.iter_mut().min_by_key(|b| b.capacity()) {
+            if smallest.capacity() < buf.capacity() {
+                *smallest = buf;
+            }
         }
     }
 
