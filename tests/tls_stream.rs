@@ -1,7 +1,7 @@
 //! TlsStream (callback API) over real sockets on 127.0.0.1, both ends rsuv: echo of a few
 //! MiB, handshake failures reported on both sides, close_notify both ways, truncation after
 //! 1 MiB, a paused reader with bounded memory, handshake timeout, writes before the handshake,
-//! garbage from a plain TCP peer. Watchdogs are generous: under valgrind, which runs one
+//! garbage from a plain TCP peer, write callbacks during a TLS 1.2 renegotiation. Watchdogs are generous: under valgrind, which runs one
 //! thread at a time, a light test shares the CPU with the heavy ones.
 
 #[path = "support/pki.rs"]
@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use rsuv::tls::{TlsContext, TlsError, TlsRead, TlsStream};
+use rsuv::tls::{TlsContext, TlsError, TlsRead, TlsStream, Version};
 use rsuv::{Loop, Tcp, Timer};
 
 fn server_ctx() -> TlsContext {
@@ -551,4 +551,122 @@ fn close_runs_every_pending_callback_once() {
     );
     drop((listener, t, wd));
     support::finish(lp);
+}
+
+/// Writes made while a TLS 1.2 renegotiation is in progress wait in the session as plaintext;
+/// their callbacks must run only once their bytes are written to the socket, not when they are
+/// queued or encrypted. The server lets 256 KiB of plaintext pile up unread (so it stops
+/// reading the socket), then asks for a renegotiation and reads again 300 ms later; the
+/// renegotiation's ClientHello waits behind the data meanwhile, and the client keeps writing
+/// 64 KiB every 5 ms. When the callback of write `k`
+/// runs, at most the bytes of the writes after it may still be queued (plus record overhead).
+#[test]
+fn write_callbacks_during_a_renegotiation_run_when_written() {
+    const CHUNK: usize = 64 * 1024;
+    const WRITES: usize = 100;
+    let lp = Loop::new().unwrap();
+    let wd = support::watchdog(&lp, 120);
+    let sctx = pki::server_builder()
+        .max_version(Version::Tls12)
+        .build()
+        .unwrap();
+    let cctx = pki::client_builder()
+        .max_version(Version::Tls12)
+        .build()
+        .unwrap();
+    let received = Rc::new(Cell::new(0usize));
+    let r2 = received.clone();
+    let (listener, addr) = listen(&lp, move |l| {
+        let r3 = r2.clone();
+        let s = TlsStream::accept(l, &sctx, move |s, r| {
+            r.unwrap();
+            let (s1, r4) = (s.clone(), r3.clone());
+            let lp = s.tcp().loop_handle();
+            // Once the session has stopped reading the socket (its read limit), renegotiate;
+            // 300 ms later, start reading.
+            let poll = Timer::new(&lp).unwrap();
+            let tick = Duration::from_millis(5);
+            poll.start(tick, tick, move |t| {
+                if s1.with_session(|ss| Ok(ss.wants_input())).unwrap() {
+                    return;
+                }
+                s1.with_session(|ss| ss.renegotiate()).unwrap();
+                t.close();
+                let (s2, r5) = (s1.clone(), r4.clone());
+                after(&s1.tcp().loop_handle(), 300, move || {
+                    s2.read_start(move |s, r| match r {
+                        TlsRead::Data(d) => r5.set(r5.get() + d.len()),
+                        TlsRead::Eof => s.shutdown(|s, _| s.close()).unwrap(),
+                        _ => s.close(),
+                    });
+                });
+            })
+            .unwrap();
+            poll.detach();
+        })
+        .unwrap();
+        s.detach();
+        l.close(); // the one connection is in
+    });
+    let sent = Rc::new(Cell::new(0usize));
+    let done = Rc::new(Cell::new(0usize));
+    let queued_plaintext = Rc::new(Cell::new(0usize));
+    let (sent2, done2, q2) = (sent.clone(), done.clone(), queued_plaintext.clone());
+    let client = TlsStream::connect(&lp.handle(), addr, &cctx, "localhost", move |c, r| {
+        r.unwrap();
+        c.read_start(|_, _| {});
+        let (c, sent, done, q) = (c.clone(), sent2.clone(), done2.clone(), q2.clone());
+        let t = Timer::new(&c.tcp().loop_handle()).unwrap();
+        let tick = Duration::from_millis(5);
+        t.start(tick, tick, move |t| {
+            let k = sent.get();
+            let d = done.clone();
+            c.write(&[7; CHUNK], move |c, r| {
+                r.unwrap();
+                assert_eq!(d.get(), k, "write callbacks in order");
+                d.set(k + 1);
+                let later = (WRITES - 1 - k) * CHUNK;
+                let bound = later + later / 100 + 16 * 1024;
+                let queued = c.write_queue_size();
+                assert!(
+                    queued <= bound,
+                    "write {k}'s callback ran with {queued} bytes queued (writes after it: {later})"
+                );
+            })
+            .unwrap();
+            let in_session = c.with_session(|s| Ok(s.write_buffered())).unwrap();
+            q.set(q.get().max(in_session));
+            sent.set(k + 1);
+            if k + 1 == WRITES {
+                t.close();
+                c.shutdown(|_, r| r.unwrap()).unwrap();
+            }
+        })
+        .unwrap();
+        t.detach();
+    })
+    .unwrap();
+    lp.run(rsuv::RunMode::Default).unwrap();
+    drop((client, wd, listener));
+    assert_eq!(done.get(), WRITES, "every write callback ran");
+    assert_eq!(received.get(), WRITES * CHUNK, "every byte arrived");
+    assert!(
+        queued_plaintext.get() >= CHUNK,
+        "no write waited for the renegotiation (at most {} bytes queued in the session)",
+        queued_plaintext.get()
+    );
+}
+
+/// Runs `f` once after `ms` milliseconds.
+fn after(lp: &rsuv::LoopHandle, ms: u64, f: impl FnOnce() + 'static) {
+    let t = Timer::new(lp).unwrap();
+    let mut f = Some(f);
+    t.start(Duration::from_millis(ms), Duration::ZERO, move |t| {
+        if let Some(f) = f.take() {
+            f();
+        }
+        t.close();
+    })
+    .unwrap();
+    t.detach();
 }
