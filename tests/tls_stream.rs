@@ -1,8 +1,9 @@
 //! TlsStream (callback API) over real sockets on 127.0.0.1, both ends rsuv: echo of a few
 //! MiB, handshake failures reported on both sides, close_notify both ways, truncation after
 //! 1 MiB, a paused reader with bounded memory, handshake timeout, writes before the handshake,
-//! garbage from a plain TCP peer, write callbacks during a TLS 1.2 renegotiation. Watchdogs are generous: under valgrind, which runs one
-//! thread at a time, a light test shares the CPU with the heavy ones.
+//! garbage from a plain TCP peer, write callbacks during a TLS 1.2 renegotiation. Watchdogs
+//! are generous: under valgrind, which runs one thread at a time, a light test shares the CPU
+//! with the heavy ones.
 
 #[path = "support/pki.rs"]
 mod pki;
