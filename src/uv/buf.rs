@@ -240,9 +240,10 @@ impl<H, R> ReqPool<H, R> {
     }
 
     fn take(&self) -> *mut BufReq<H, R> {
-        if self.free.borrow().is_empty() {
-            self.grow();
+        if let Some(slot) = self.free.borrow_mut().pop() {
+            return slot;
         }
+        self.grow();
         self.free
             .borrow_mut()
             .pop()
@@ -283,8 +284,17 @@ impl<H, R> ReqPool<H, R> {
                 Some(_) => req.more.push(b),
             }
         }
-        if req.first.is_none() {
+        let Some(first) = &req.first else {
             return Err(self.refuse(slot, Error::EINVAL)); // libuv asserts on zero buffers
+        };
+        if req.more.is_empty() {
+            // One buffer, the common case: its `uv_buf_t` alone on the stack.
+            let one = match uv_buf(first.as_slice()) {
+                Ok(buf) => buf,
+                Err(e) => return Err(self.refuse(slot, e)),
+            };
+            req.cb = cb;
+            return self.started(slot, start(BufReq::prepare(slot), &one, 1));
         }
         let mut stack = [uv_buf_t {
             base: std::ptr::null_mut(),
@@ -305,7 +315,14 @@ impl<H, R> ReqPool<H, R> {
             }
         }
         req.cb = cb;
-        let rc = start(BufReq::prepare(slot), slots.as_ptr(), count as u32);
+        self.started(
+            slot,
+            start(BufReq::prepare(slot), slots.as_ptr(), count as u32),
+        )
+    }
+
+    /// What libuv answered `start` with, taking the request back if it refused.
+    fn started(&self, slot: *mut BufReq<H, R>, rc: c_int) -> Result<()> {
         if rc < 0 {
             // libuv refused the request, so it never saw it.
             return Err(self.refuse(slot, Error::from_raw(rc)));
