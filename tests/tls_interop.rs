@@ -460,7 +460,7 @@ fn server_initiated_renegotiation_during_a_1_mib_upload() {
                     if received(&srv2.borrow().stdout()).len() < want {
                         return false;
                     }
-                    s2.shutdown(|_, r| r.unwrap()).unwrap();
+                    s2.shutdown(peers::shutdown_done(ended.clone())).unwrap();
                     true
                 });
                 true

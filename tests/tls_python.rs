@@ -131,7 +131,7 @@ fn callback_client_echoes_4_mib_through_a_python_server() {
     let end = Rc::new(RefCell::new(None));
     let lp = Loop::new().unwrap();
     let wd = support::watchdog(&lp, 60);
-    let (d, g, e) = (sent.clone(), got.clone(), end.clone());
+    let (d, g, e, ended) = (sent.clone(), got.clone(), end.clone(), end.clone());
     let c = TlsStream::connect(
         &lp.handle(),
         addr,
@@ -144,7 +144,7 @@ fn callback_client_echoes_4_mib_through_a_python_server() {
                 TlsRead::Data(b) => {
                     g.borrow_mut().extend_from_slice(b);
                     if g.borrow().len() == BIG {
-                        s.shutdown(|_, r| r.unwrap()).unwrap();
+                        s.shutdown(peers::shutdown_done(ended.clone())).unwrap();
                     }
                 }
                 other => {

@@ -15,8 +15,23 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use futures::{AsyncReadExt, AsyncWriteExt, FutureExt};
-use rsuv::tls::{AsyncTlsStream, HandshakeInfo, TlsContext, TlsRead, TlsStream};
+use rsuv::tls::{AsyncTlsStream, HandshakeInfo, TlsContext, TlsError, TlsRead, TlsStream};
 use rsuv::{Async, AsyncSender, Loop, RunMode, Tcp};
+
+/// A `shutdown` callback for a client whose read callback closes the stream when the read
+/// end comes. The peer answers our `close_notify` with its own at once, and its answer can be
+/// read before libuv completes our socket's shutdown (a read is handled before a write in
+/// the same poll): the close then answers the shutdown with [`TlsError::Closed`]. That is
+/// accepted only once `ended` holds the read end; any other error fails the test.
+pub fn shutdown_done(
+    ended: Rc<RefCell<Option<String>>>,
+) -> impl FnOnce(&TlsStream, Result<(), TlsError>) {
+    move |_, r| match r {
+        Ok(()) => {}
+        Err(TlsError::Closed) if ended.borrow().is_some() => {}
+        Err(e) => panic!("shutdown: {e:?} (read end: {:?})", ended.borrow()),
+    }
+}
 
 /// How long a peer may take for anything.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
