@@ -3,7 +3,7 @@
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use libuv_sys2::*;
 
@@ -12,19 +12,23 @@ use super::handle::{Callback, Owned, State, dispatch, handle_methods};
 use super::loop_::LoopHandle;
 
 /// What the handle and its senders share: the `uv_async_t` itself (so a send touches one
-/// allocation), and one word counting the sends in progress, with a CLOSED bit. The close
-/// callback sets CLOSED and waits for the sends in progress; a send that sees CLOSED gives up.
-/// So no `uv_async_send` runs once the handle is closed (after which the loop may be closed and
-/// its wake-up descriptor reused), and the memory lives as long as any sender.
+/// allocation) and a flag set once the handle is closed, right after the `uv_async_t` so that a
+/// send reads it from the cache line that holds libuv's `pending` word. The memory lives as long
+/// as any sender.
+///
+/// libuv (1.53, pinned) itself keeps a send from reaching a closed handle's loop: `uv_close`
+/// sets the handle's pending bit and waits until no `uv_async_send` is in progress (the busy
+/// count in the same word, `uv__async_spin`), and nothing clears that bit afterwards, so a later
+/// `uv_async_send` returns at its first compare-and-swap without touching the loop (which may
+/// be closed by then, its wake-up descriptor reused).
+#[repr(C)]
 struct Shared {
-    state: AtomicUsize,
     raw: UnsafeCell<MaybeUninit<uv_async_t>>,
+    closed: AtomicBool,
 }
 
-const CLOSED: usize = 1 << (usize::BITS - 1);
-
 // SAFETY: `raw` is only handed to libuv: uv_async_send is thread-safe, everything else happens
-// on the loop thread; `state` is atomic.
+// on the loop thread; `closed` is atomic.
 unsafe impl Send for Shared {}
 // SAFETY: as above.
 unsafe impl Sync for Shared {}
@@ -32,13 +36,6 @@ unsafe impl Sync for Shared {}
 impl Shared {
     fn raw(&self) -> *mut uv_async_t {
         self.raw.get().cast()
-    }
-
-    fn close(&self) {
-        self.state.fetch_or(CLOSED, Ordering::AcqRel);
-        while self.state.load(Ordering::Acquire) != CLOSED {
-            std::thread::yield_now(); // a send in progress finishes within a few instructions
-        }
     }
 }
 
@@ -51,7 +48,7 @@ impl State for AsyncState {
     type Raw = ();
 
     fn clear(&self) {
-        self.shared.close();
+        self.shared.closed.store(true, Ordering::Relaxed);
         self.cb.clear();
     }
 
@@ -103,8 +100,8 @@ impl Async {
     #[doc(alias = "uv_async_init")]
     pub fn new(lp: &LoopHandle, cb: impl FnMut(&Async) + 'static) -> Result<Async> {
         let shared = Arc::new(Shared {
-            state: AtomicUsize::new(0),
             raw: UnsafeCell::new(MaybeUninit::uninit()),
+            closed: AtomicBool::new(false),
         });
         let state = AsyncState {
             cb: Callback::empty(),
@@ -145,15 +142,13 @@ impl AsyncSender {
     #[doc(alias = "uv_async_send")]
     pub fn send(&self) -> Result<()> {
         let shared = &*self.shared;
-        if shared.state.fetch_add(1, Ordering::Acquire) & CLOSED != 0 {
-            shared.state.fetch_sub(1, Ordering::Release);
+        if shared.closed.load(Ordering::Relaxed) {
             return Err(Error::CLOSED);
         }
-        // SAFETY: the handle is not closed (CLOSED is set only once no send is in progress, and
-        // checked above), and `Shared` keeps its memory alive.
-        let rc = unsafe { uv_async_send(shared.raw()) };
-        shared.state.fetch_sub(1, Ordering::Release);
-        check(rc).map(drop)
+        // SAFETY: the `uv_async_t` was initialised before any sender existed, and `Shared`
+        // keeps its memory alive; once the handle is closing, libuv's pending bit stays set and
+        // the call returns without touching the loop (see `Shared`).
+        check(unsafe { uv_async_send(shared.raw()) }).map(drop)
     }
 }
 
