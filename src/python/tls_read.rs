@@ -191,6 +191,7 @@ impl TlsProtocol {
         let this = slf.get();
         let mut buf = PLAIN.with(Cell::take);
         let r = this.read_plain(py, &mut buf);
+        let full = buf.len() >= MAX_SIZE;
         let data = match &r {
             Ok(_) if !buf.is_empty() => Some(PyBytes::new(py, &buf)),
             _ => None,
@@ -199,6 +200,12 @@ impl TlsProtocol {
             PLAIN.with(|p| p.set(buf));
         }
         let eof = r?;
+        // A read stops at MAX_SIZE with the rest still in the BIO or the session: another
+        // read is scheduled, for the socket may bring nothing more (asyncio reads it all).
+        if !eof && full {
+            let again = slf.getattr(intern!(py, "_do_read"))?;
+            this.call_soon(py, &again, None)?;
+        }
         if let Some(data) = data {
             let cb = match &*this.app.borrow(py) {
                 Some(AppProto::Plain { data_received, .. }) => Some(data_received.clone_ref(py)),

@@ -1,6 +1,6 @@
 """The TLS engine's paths one by one (rsuv's is Rust, src/python/tls_*.rs): close_notify
-ordering, a BufferedProtocol fed in pieces, write flow control, TLS inside TLS and a custom
-`SSLObject` class. Each runs on stdlib asyncio and on rsuv; the peers are Python's blocking
+ordering, a BufferedProtocol fed in pieces, write flow control, TLS inside TLS, a custom
+`SSLObject` class and a paused reader resumed with more buffered than one read delivers. Each runs on stdlib asyncio and on rsuv; the peers are Python's blocking
 `ssl` in a thread or the loop itself."""
 
 import asyncio
@@ -297,3 +297,52 @@ def test_a_custom_sslobject_class_is_used(loop, pki):
     assert data == b"x" * 100_000
     assert isinstance(obj, Counting)
     assert calls["read"] > 0 and calls["write"] > 0
+
+
+def test_a_paused_reader_resumed_gets_all_that_is_buffered_with_no_more_coming(loop, pki):
+    """The application pauses reading while the peer sends 1 MiB and then waits for an
+    answer: once resumed it gets every byte, though the socket brings nothing more (the
+    ciphertext held while paused is more than one read's worth of plaintext)."""
+    size = 1 << 20
+    lsock = socket.create_server(("127.0.0.1", 0))
+    port = lsock.getsockname()[1]
+    payload = os.urandom(size)
+    result = {}
+
+    def peer():
+        conn = socket.create_connection(("127.0.0.1", port))
+        with client_ctx(pki).wrap_socket(conn, server_hostname="localhost") as tls:
+            tls.settimeout(20)
+            tls.sendall(payload)
+            result["answer"] = tls.recv(16)
+
+    class Paused(asyncio.Protocol):
+        def __init__(self):
+            self.got = bytearray()
+            self.full = loop.create_future()
+
+        def connection_made(self, tr):
+            self.tr = tr
+            tr.pause_reading()
+            loop.call_later(0.5, tr.resume_reading)
+
+        def data_received(self, data):
+            self.got += data
+            if len(self.got) >= size and not self.full.done():
+                self.tr.write(b"all here")
+                self.full.set_result(None)
+
+    async def main():
+        p = Paused()
+        srv = await loop.create_server(lambda: p, sock=lsock, ssl=server_ctx(pki))
+        t = _peer(peer)
+        await asyncio.wait_for(p.full, 15)
+        t.join(20)
+        p.tr.close()
+        srv.close()
+        await srv.wait_closed()
+        return bytes(p.got)
+
+    got = run(loop, main(), timeout=30)
+    assert got == payload
+    assert result["answer"] == b"all here"
