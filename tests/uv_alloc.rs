@@ -7,7 +7,7 @@
 mod alloc_count;
 mod support;
 
-use alloc_count::{allocs, window};
+use alloc_count::{allocs, live_bytes, window};
 use rsuv::{Loop, RunMode, Tcp, Udp};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -144,5 +144,67 @@ fn reserved_writes_do_not_allocate_in_a_burst() {
     drop((server, conn));
     lp.run(RunMode::Default).unwrap();
     drop(client);
+    support::finish(lp);
+}
+
+#[test]
+fn a_drained_burst_gives_its_requests_memory_back() {
+    let lp = Loop::new().unwrap();
+    let server = Tcp::new(&lp).unwrap();
+    server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let held = Rc::new(Cell::new(None));
+    let h = held.clone();
+    server
+        .listen(8, move |s, _| h.set(Some(s.accept().unwrap())))
+        .unwrap();
+    let client = Tcp::new(&lp).unwrap();
+    client
+        .connect(server.sockname().unwrap(), |_, r| r.unwrap())
+        .unwrap();
+    while !client.is_writable() {
+        lp.run(RunMode::Once).unwrap();
+    }
+    let conn = loop {
+        match held.take() {
+            Some(c) => break c,
+            None => lp.run(RunMode::Once).map(drop).unwrap(),
+        }
+    };
+    conn.read_start(|c, r| {
+        if r.is_err() {
+            c.close(); // the client closed at the end
+        }
+    })
+    .unwrap();
+    conn.detach();
+    const WRITES: usize = 20_000;
+    let before = live_bytes();
+    client.reserve_writes(WRITES).unwrap();
+    let reserved = live_bytes() - before;
+    assert!(
+        reserved >= (WRITES * 192) as isize,
+        "reserved {reserved} bytes"
+    );
+    let done = Rc::new(Cell::new(0));
+    for _ in 0..WRITES {
+        let d = done.clone();
+        client
+            .write(b"x", move |_, r| {
+                r.unwrap();
+                d.set(d.get() + 1);
+            })
+            .unwrap();
+    }
+    while done.get() < WRITES {
+        lp.run(RunMode::Once).unwrap();
+    }
+    // What stays: the 1,024 requests the pool keeps (264 bytes each), and the callbacks' `Rc`.
+    let kept = live_bytes() - before;
+    assert!(
+        kept <= 1024 * 264 + 4096,
+        "{kept} bytes kept of {reserved} reserved"
+    );
+    client.close();
+    drop(server);
     support::finish(lp);
 }

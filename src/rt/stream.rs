@@ -208,7 +208,7 @@ impl<H: StreamHandle> StreamIo<H> {
                 }
                 wake(&shared.writer);
             });
-            if let Err(e) = uvs::write_bufs(h, [rest], Some(crate::uv::buf::WriteDone::Once(cb))) {
+            if let Err(e) = uvs::write_one(h, rest, Some(crate::uv::buf::WriteDone::Once(cb))) {
                 return Poll::Ready(Err(io_err(e)));
             }
         }

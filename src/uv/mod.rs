@@ -15,6 +15,7 @@ mod pipe;
 mod poll;
 mod process;
 mod req;
+mod req_pool;
 mod signal;
 pub(crate) mod stream;
 mod sync;

@@ -15,11 +15,12 @@ use std::os::raw::c_int;
 
 use libuv_sys2::*;
 
-use super::buf::{BufReq, DoneCb, ReqPool, WriteBuf, WriteDone};
+use super::buf::{DoneCb, WriteBuf, WriteDone};
 use super::error::{Error, Result, check};
 use super::handle::{Callback, Owned, State, dispatch};
 use super::loop_::alloc_read_buffer;
 use super::req::{ReqMem, ReqOwner, from_data, into_data};
+use super::req_pool::{BufReq, ReqPool};
 
 type ReadCb<H> = dyn FnMut(&H, Result<&[u8]>);
 type ConnectionCb<H> = dyn FnMut(&H, Result<()>);
@@ -407,6 +408,22 @@ unsafe extern "C" fn on_write<H: StreamHandle>(req: *mut uv_write_t, status: c_i
     }
 }
 
+/// A write of one buffer (the common case: no iterator, its `uv_buf_t` on the stack).
+#[inline]
+pub(crate) fn write_one<H: StreamHandle>(
+    h: &H,
+    buf: WriteBuf,
+    cb: Option<WriteDone<H>>,
+) -> Result<()> {
+    let raw = stream(h)?;
+    let pool = &h.owned().state().write_pool;
+    pool.submit_one(buf, cb, |req: *mut uv_write_t, ptr, count| {
+        // SAFETY: `raw` is an open stream; the buffer stays alive in the request until
+        // `on_write`.
+        unsafe { uv_write(req, raw, ptr, count, Some(on_write::<H>)) }
+    })
+}
+
 pub(crate) fn write_bufs<H: StreamHandle>(
     h: &H,
     bufs: impl IntoIterator<Item = WriteBuf>,
@@ -440,7 +457,7 @@ pub(crate) fn write_copy<H: StreamHandle>(h: &H, data: &[u8]) -> Result<()> {
     if done == data.len() {
         return Ok(());
     }
-    write_bufs(h, [WriteBuf::Vec(data[done..].to_vec())], None)
+    write_one(h, WriteBuf::Vec(data[done..].to_vec()), None)
 }
 
 pub(crate) fn try_write<H: StreamHandle>(h: &H, bufs: &[&[u8]]) -> Result<usize> {
@@ -702,9 +719,9 @@ macro_rules! stream_methods {
                 buf: impl Into<$crate::uv::WriteBuf>,
                 cb: impl FnOnce(&$ty, crate::Result<()>) + 'static,
             ) -> crate::Result<()> {
-                $crate::uv::stream::write_bufs(
+                $crate::uv::stream::write_one(
                     self,
-                    [buf.into()],
+                    buf.into(),
                     Some($crate::uv::buf::WriteDone::Once(Box::new(cb))),
                 )
             }
@@ -721,9 +738,9 @@ macro_rules! stream_methods {
                 buf: impl Into<$crate::uv::WriteBuf>,
                 cb: &std::rc::Rc<dyn Fn(&$ty, crate::Result<()>)>,
             ) -> crate::Result<()> {
-                $crate::uv::stream::write_bufs(
+                $crate::uv::stream::write_one(
                     self,
-                    [buf.into()],
+                    buf.into(),
                     Some($crate::uv::buf::WriteDone::Shared(cb.clone())),
                 )
             }
@@ -748,7 +765,7 @@ macro_rules! stream_methods {
             /// As for `write`.
             #[doc(alias = "uv_write")]
             pub fn write_nocb(&self, buf: impl Into<$crate::uv::WriteBuf>) -> crate::Result<()> {
-                $crate::uv::stream::write_bufs(self, [buf.into()], None)
+                $crate::uv::stream::write_one(self, buf.into(), None)
             }
 
             /// Queues one vectored write of several buffers.

@@ -8,11 +8,12 @@ use std::os::raw::{c_int, c_uint};
 use libuv_sys2::*;
 
 use super::addr::{CSockAddr, from_sockaddr, read_sockaddr};
-use super::buf::{BufReq, ReqPool, WriteBuf, WriteDone};
+use super::buf::{DoneCb, WriteBuf, WriteDone};
 use super::error::{Error, Result, check};
 use super::fd::{adopt, socket_type};
 use super::handle::{Callback, Owned, State, dispatch, handle_methods};
 use super::loop_::{LoopHandle, alloc_read_buffer};
+use super::req_pool::{BufReq, ReqPool};
 
 /// A datagram as received: the bytes (lent for the callback), the sender, and whether the
 /// datagram was larger than the buffer and got truncated.
@@ -38,10 +39,11 @@ pub struct UdpBindFlags {
 }
 
 type RecvCb = dyn FnMut(&Udp, Result<Datagram<'_>>);
+type SendPool = ReqPool<Udp, uv_udp_send_t>;
 
 pub(crate) struct UdpState {
     recv_cb: Callback<RecvCb>,
-    send_pool: ReqPool<Udp, uv_udp_send_t>,
+    send_pool: SendPool,
 }
 
 impl State for UdpState {
@@ -270,7 +272,8 @@ impl Udp {
         addr: Option<SocketAddr>,
         cb: impl FnOnce(&Udp, Result<()>) + 'static,
     ) -> Result<()> {
-        self.send_vectored([buf.into()], addr, cb)
+        let cb = Some(WriteDone::Once(Box::new(cb) as DoneCb<Udp>));
+        self.queue(addr, |pool, start| pool.submit_one(buf.into(), cb, start))
     }
 
     /// Queues one datagram gathered from several buffers.
@@ -285,21 +288,31 @@ impl Udp {
         addr: Option<SocketAddr>,
         cb: impl FnOnce(&Udp, Result<()>) + 'static,
     ) -> Result<()> {
+        let cb = Some(WriteDone::Once(Box::new(cb) as DoneCb<Udp>));
+        self.queue(addr, |pool, start| pool.submit(bufs, cb, start))
+    }
+
+    /// Runs `submit` with the send pool and the `start` that sends one pooled request to
+    /// `addr` (or the connected peer).
+    fn queue(
+        &self,
+        addr: Option<SocketAddr>,
+        submit: impl FnOnce(
+            &SendPool,
+            &mut dyn FnMut(*mut uv_udp_send_t, *const uv_buf_t, u32) -> c_int,
+        ) -> Result<()>,
+    ) -> Result<()> {
         let raw = self.0.raw()?;
         let sa = addr.map(|a| CSockAddr::new(&a));
         let sa_ptr = sa
             .as_ref()
             .map_or(std::ptr::null(), |s| std::ptr::from_ref(s).cast());
-        let pool = &self.0.state().send_pool;
-        pool.submit(
-            bufs,
-            Some(WriteDone::Once(Box::new(cb))),
-            |req: *mut uv_udp_send_t, ptr, count| {
-                // SAFETY: the handle is open; the buffers stay alive in the request until `on_send`;
-                // libuv copies the address.
-                unsafe { uv_udp_send(req, raw, ptr, count, sa_ptr, Some(on_send)) }
-            },
-        )
+        let mut start = |req: *mut uv_udp_send_t, ptr: *const uv_buf_t, count: u32| {
+            // SAFETY: the handle is open; the buffers stay alive in the request until
+            // `on_send`; libuv copies the address.
+            unsafe { uv_udp_send(req, raw, ptr, count, sa_ptr, Some(on_send)) }
+        };
+        submit(&self.0.state().send_pool, &mut start)
     }
 
     /// Sends one datagram now if the socket takes it, without a request: the bytes sent.

@@ -13,6 +13,18 @@ thread_local! {
     /// Allocations made by this thread (const-initialised, no destructor: safe to touch from
     /// inside the allocator). Counting per thread keeps the test harness's own threads out.
     static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    /// Bytes this thread has allocated and not yet freed (frees of other threads' memory
+    /// count here too: for tests whose memory stays on one thread).
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+/// Bytes allocated by this thread and not yet freed.
+pub fn live_bytes() -> isize {
+    LIVE.with(Cell::get)
+}
+
+fn live(delta: isize) {
+    let _ = LIVE.try_with(|n| n.set(n.get() + delta));
 }
 
 pub fn allocs() -> usize {
@@ -27,15 +39,18 @@ fn count() {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
+        live(layout.size() as isize);
         // SAFETY: forwarded contract.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        live(-(layout.size() as isize));
         // SAFETY: forwarded contract.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
         count();
+        live(new as isize - layout.size() as isize);
         // SAFETY: forwarded contract.
         unsafe { System.realloc(ptr, layout, new) }
     }
