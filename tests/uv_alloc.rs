@@ -208,3 +208,36 @@ fn a_drained_burst_gives_its_requests_memory_back() {
     drop(server);
     support::finish(lp);
 }
+
+#[test]
+fn a_work_job_is_one_allocation() {
+    let lp = Loop::new().unwrap();
+    let done = Rc::new(Cell::new(0));
+    let queue = |lp: &Loop, done: &Rc<Cell<usize>>| {
+        let d = done.clone();
+        rsuv::Work::queue(
+            lp,
+            || 7u64,
+            move |r| {
+                assert_eq!(r.unwrap(), 7);
+                d.set(d.get() + 1);
+            },
+        )
+        .unwrap()
+    };
+    drop(queue(&lp, &done)); // starts libuv's threadpool
+    lp.run(RunMode::Default).unwrap();
+    const JOBS: usize = 100;
+    let before = allocs();
+    for _ in 0..JOBS {
+        drop(queue(&lp, &done));
+    }
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(done.get(), JOBS + 1);
+    assert_eq!(
+        allocs() - before,
+        JOBS,
+        "allocations for {JOBS} jobs, queued and done"
+    );
+    support::finish(lp);
+}

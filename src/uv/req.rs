@@ -1,27 +1,23 @@
-//! The request model shared by threadpool work and DNS.
+//! The request model shared by threadpool work, DNS and file-system requests.
 //!
-//! A request is a one-shot operation. Like a handle it is two allocations:
-//! - the libuv struct (`uv_work_t`, `uv_getaddrinfo_t`, ...), sized by `uv_req_size`, which
-//!   never moves;
-//! - a `Box<Request<S>>` with the Rust state (the user's closures, the job's result), to which
-//!   libuv's `data` pointer points.
+//! A request is a one-shot operation, and one allocation: an `Rc<ReqCell<S, Raw>>` holding the
+//! libuv struct `Raw` (`uv_work_t`, `uv_getaddrinfo_t`, ...), which never moves, and the Rust
+//! state `S` (the user's closures, the job's result). libuv's `data` pointer holds one strong
+//! reference from submission until the completion callback, which libuv calls exactly once for
+//! every submitted request: when it is done, when it was cancelled (`UV_ECANCELED`), and also
+//! when the loop is dropped (teardown runs the loop until no request is left). The completion
+//! callback takes the state back ([`Request::complete`]) and runs the user's callback inside
+//! the loop's guard ([`Request::finish`]).
 //!
-//! Both belong to the request from submission until its completion callback, which libuv calls
-//! exactly once for every submitted request: when it is done, when it was cancelled
-//! (`UV_ECANCELED`), and also when the loop is dropped (teardown runs the loop until no request
-//! is left). The completion callback takes the state back ([`Request::complete`]), frees the libuv
-//! struct and runs the user's callback inside the loop's guard ([`Request::finish`]).
-//!
-//! The user's value ([`Pending`]) owns nothing of the request: it shares a small [`Slot`] with
-//! the address of the libuv struct, which the completion callback clears before the memory is
-//! freed. Dropping it changes nothing; cancelling after completion answers `CLOSED` without
-//! touching freed memory.
+//! The user's value ([`Pending`]) holds the other reference: it keeps the memory (not the
+//! state, which the completion takes) so that cancelling after completion answers `CLOSED`
+//! from a flag, without touching freed memory. Dropping it changes nothing for the request.
 
 use std::alloc::{self, Layout};
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::os::raw::c_int;
-use std::ptr;
 use std::rc::Rc;
 
 use libuv_sys2::*;
@@ -29,16 +25,44 @@ use libuv_sys2::*;
 use super::error::{Error, Result, check};
 use super::loop_::{LoopHandle, LoopInner};
 
-/// What a request and its user-side value share: the libuv struct's address while the request
-/// is pending (null once its completion callback has started), and whether it was cancelled.
-struct Slot {
-    raw: Cell<*mut uv_req_t>,
+/// A request: the libuv struct, whether it is still pending (its completion callback has not
+/// started) or was cancelled, its loop, and the state until the completion takes it.
+struct ReqCell<S, Raw> {
+    raw: UnsafeCell<MaybeUninit<Raw>>,
+    pending: Cell<bool>,
     cancelled: Cell<bool>,
+    lp: Rc<LoopInner>,
+    state: UnsafeCell<Option<S>>,
 }
 
-/// The libuv struct of a request: allocated zeroed, freed on drop. Also used directly by the
-/// stream and UDP requests (write, connect, shutdown, send), whose owners go through
-/// [`into_data`] and [`from_data`].
+impl<S, Raw> ReqCell<S, Raw> {
+    fn raw(&self) -> *mut uv_req_t {
+        self.raw.get().cast()
+    }
+}
+
+/// What [`Pending`] sees of a request of any type.
+trait Status {
+    fn pending(&self) -> bool;
+    fn cancelled(&self) -> &Cell<bool>;
+    fn raw_req(&self) -> *mut uv_req_t;
+}
+
+impl<S, Raw> Status for ReqCell<S, Raw> {
+    fn pending(&self) -> bool {
+        self.pending.get()
+    }
+    fn cancelled(&self) -> &Cell<bool> {
+        &self.cancelled
+    }
+    fn raw_req(&self) -> *mut uv_req_t {
+        self.raw()
+    }
+}
+
+/// The libuv struct of a request run synchronously or owned elsewhere: allocated zeroed, freed
+/// on drop. Used directly by the stream and UDP requests (connect, shutdown), whose owners go
+/// through [`into_data`] and [`from_data`], and by the synchronous DNS and file-system forms.
 pub(crate) struct ReqMem {
     raw: *mut uv_req_t,
     ty: uv_req_type,
@@ -75,113 +99,125 @@ impl Drop for ReqMem {
     }
 }
 
-/// A request in flight: what libuv's `data` points at, from submission to completion.
-pub(crate) struct Request<S> {
-    mem: ReqMem,
-    slot: Rc<Slot>,
-    lp: Rc<LoopInner>,
+/// A request taken back in its completion callback: the state, and libuv's reference to the
+/// memory (the libuv struct stays valid until this is dropped).
+pub(crate) struct Request<S, Raw> {
+    cell: Rc<ReqCell<S, Raw>>,
     pub(crate) state: S,
 }
 
-/// Allocates a request of type `ty` carrying `state` and starts it with `start` (the
-/// `uv_queue_work`, `uv_getaddrinfo`, ... call), which gets the raw loop and request.
+/// Starts a request of type `ty` (whose libuv struct is `Raw`) carrying `state` with `start`
+/// (the `uv_queue_work`, `uv_getaddrinfo`, ... call), which gets the raw loop and request.
 ///
-/// If `start` fails, libuv keeps nothing: both allocations are freed and `state` (with the
-/// user's callbacks) is dropped here, uncalled.
-pub(crate) fn submit<S>(
+/// If `start` fails, libuv keeps nothing: the memory is freed and `state` (with the user's
+/// callbacks) is dropped here, uncalled.
+pub(crate) fn submit<S, Raw>(
     lp: &LoopHandle,
     ty: uv_req_type,
     state: S,
     start: impl FnOnce(*mut uv_loop_t, *mut uv_req_t) -> c_int,
-) -> Result<Pending> {
+) -> Result<Pending>
+where
+    S: 'static,
+    Raw: 'static,
+{
     let loop_raw = lp.0.raw()?;
-    let mem = ReqMem::new(ty);
-    let raw = mem.raw;
-    let slot = Rc::new(Slot {
-        raw: Cell::new(raw),
+    // SAFETY: uv_req_size has no preconditions.
+    debug_assert_eq!(size_of::<Raw>(), unsafe { uv_req_size(ty) });
+    let cell = Rc::new(ReqCell::<S, Raw> {
+        raw: UnsafeCell::new(MaybeUninit::zeroed()),
+        pending: Cell::new(true),
         cancelled: Cell::new(false),
+        lp: lp.0.clone(),
+        state: UnsafeCell::new(Some(state)),
     });
-    let lp = lp.0.clone();
-    let req = Box::into_raw(Box::new(Request {
-        mem,
-        slot: slot.clone(),
-        lp,
-        state,
-    }));
-    // SAFETY: `raw` is fresh request memory; libuv's submit functions leave `data` alone, and
-    // the box is taken back either below or in the completion callback, never both.
-    unsafe { uv_req_set_data(raw, req.cast()) };
+    let raw = cell.raw();
+    let data = Rc::into_raw(cell.clone()).cast_mut();
+    // SAFETY: `raw` is fresh zeroed request memory; libuv's submit functions leave `data`
+    // alone, and the reference is taken back either below or in the completion callback.
+    unsafe { uv_req_set_data(raw, data.cast()) };
     if let Err(e) = check(start(loop_raw, raw)) {
-        // SAFETY: libuv refused the request and holds no reference to it.
-        drop(unsafe { Box::from_raw(req) });
+        // SAFETY: libuv refused the request and holds no reference to it: this is the
+        // reference made above, released once.
+        drop(unsafe { Rc::from_raw(data) });
+        cell.pending.set(false);
+        // SAFETY: the loop thread's; nothing else touches the state of a refused request.
+        drop(unsafe { (*cell.state.get()).take() });
         return Err(e);
     }
-    Ok(Pending(slot))
+    Ok(Pending(cell))
 }
 
-impl<S> Request<S> {
+impl<S, Raw> Request<S, Raw> {
     /// The state of the pending request behind `raw`, for the threadpool side.
     ///
     /// # Safety
     ///
-    /// `raw` must have been submitted by [`submit`] with this `S` and not be completed yet.
-    /// The caller must only touch fields of the state that nothing else touches meanwhile.
+    /// `raw` must have been submitted by [`submit`] with these `S` and `Raw` and not be
+    /// completed yet. The caller must only touch fields of the state that nothing else touches
+    /// meanwhile.
     pub(crate) unsafe fn state_ptr(raw: *mut uv_req_t) -> *mut S {
-        // SAFETY: `data` is the box made by `submit`, alive until the completion callback.
-        let req = unsafe { uv_req_get_data(raw) }.cast::<Request<S>>();
-        // SAFETY: as above; this only computes a field address, making no reference.
-        unsafe { &raw mut (*req).state }
+        // SAFETY: `data` is libuv's reference made by `submit`, alive until the completion
+        // callback; the state is `Some` until then. Only addresses are computed, and the
+        // reference count is not touched (this may run on a threadpool thread).
+        unsafe {
+            let cell = uv_req_get_data(raw).cast::<ReqCell<S, Raw>>();
+            match &mut *(*cell).state.get() {
+                Some(state) => state,
+                None => unreachable!("a pending request has its state"),
+            }
+        }
     }
 
     /// Takes the request back in its completion callback. From now on the user's [`Pending`]
-    /// says `CLOSED`. The libuv struct stays allocated until [`Request::finish`].
+    /// says `CLOSED`.
     ///
     /// # Safety
     ///
-    /// `raw` must have been submitted by [`submit`] with this `S`, and this must be its
-    /// completion callback (libuv calls it once).
-    pub(crate) unsafe fn complete(raw: *mut uv_req_t) -> Request<S> {
-        // SAFETY: `data` is the box made by `submit`, released only here.
-        let req = *unsafe { Box::from_raw(uv_req_get_data(raw).cast::<Request<S>>()) };
-        req.slot.raw.set(ptr::null_mut());
-        req
+    /// `raw` must have been submitted by [`submit`] with these `S` and `Raw`, and this must be
+    /// its completion callback (libuv calls it once).
+    pub(crate) unsafe fn complete(raw: *mut uv_req_t) -> Request<S, Raw> {
+        // SAFETY: `data` is libuv's reference made by `submit`, released only here.
+        let cell = unsafe { Rc::from_raw(uv_req_get_data(raw).cast::<ReqCell<S, Raw>>()) };
+        cell.pending.set(false);
+        // SAFETY: on the loop thread, after the threadpool side is done with the state.
+        let state = unsafe { (*cell.state.get()).take() }.expect("a request completes once");
+        Request { cell, state }
     }
 
-    /// Frees the libuv struct, then runs `f` with the state (which it consumes, so the user's
-    /// callbacks are dropped there too) inside the loop's guard.
+    /// Runs `f` with the state (which it consumes, so the user's callbacks are dropped there
+    /// too) inside the loop's guard, then releases libuv's reference to the memory.
     pub(crate) fn finish(self, f: impl FnOnce(S)) {
-        let Request { mem, lp, state, .. } = self;
-        drop(mem);
-        lp.guard(|| f(state));
+        let Request { cell, state } = self;
+        cell.lp.guard(|| f(state));
     }
 }
 
-/// The user's side of a request: cancels it while it is still queued. Owns nothing of the
-/// request, so dropping it changes nothing.
-pub(crate) struct Pending(Rc<Slot>);
+/// The user's side of a request: cancels it while it is still queued. Holds the request's
+/// memory, not its state, so dropping it changes nothing for the request.
+pub(crate) struct Pending(Rc<dyn Status>);
 
 impl Pending {
     /// Cancels the request if libuv has not started it yet. See `Work::cancel` for the
     /// contract.
     pub(crate) fn cancel(&self) -> Result<()> {
-        let raw = self.0.raw.get();
-        if raw.is_null() {
+        if !self.0.pending() {
             return Err(Error::CLOSED);
         }
-        if self.0.cancelled.get() {
+        if self.0.cancelled().get() {
             return Ok(());
         }
-        // SAFETY: a non-null address is a submitted request whose completion callback has not
-        // started, so libuv still owns it and its memory is valid; uv_cancel takes the
+        // SAFETY: a pending request is submitted and its completion callback has not started,
+        // so libuv still owns it, and this value keeps its memory; uv_cancel takes the
         // threadpool's locks and only moves a request that no thread has picked up.
-        check(unsafe { uv_cancel(raw) })?;
-        self.0.cancelled.set(true);
+        check(unsafe { uv_cancel(self.0.raw_req()) })?;
+        self.0.cancelled().set(true);
         Ok(())
     }
 
     /// Whether the completion callback has not started yet.
     pub(crate) fn is_pending(&self) -> bool {
-        !self.0.raw.get().is_null()
+        self.0.pending()
     }
 }
 
@@ -189,7 +225,7 @@ impl fmt::Debug for Pending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pending")
             .field("pending", &self.is_pending())
-            .field("cancelled", &self.0.cancelled.get())
+            .field("cancelled", &self.0.cancelled().get())
             .finish()
     }
 }

@@ -13,9 +13,6 @@ use super::error::{Error, Result, check};
 use super::loop_::LoopHandle;
 use super::req::{self, Pending, Request};
 
-type Job<T> = Box<dyn FnOnce() -> T + Send>;
-type Done<T> = Box<dyn FnOnce(std::result::Result<T, WorkError>)>;
-
 /// Why a [`Work`] job gave no value: libuv's status, or the job's panic.
 ///
 /// # Examples
@@ -106,18 +103,22 @@ impl From<Error> for WorkError {
     }
 }
 
-/// The part of a work request the threadpool thread touches: the job until it runs, then its
-/// outcome (a panic is caught there and carried back to `done` as its payload).
-enum Stage<T> {
-    Queued(Job<T>),
+/// The part of a work request the threadpool thread touches: the job `W` until it runs, then
+/// its outcome (a panic is caught there and carried back to `done` as its payload).
+enum Stage<T, W> {
+    Queued(W),
     Running,
     Ran(thread::Result<T>),
 }
 
-struct WorkState<T> {
-    stage: Stage<T>,
-    done: Done<T>,
+/// The state of a work request: the job and the completion `D`, stored as they are (the
+/// request is one allocation, with no box for either closure).
+struct WorkState<T, W, D> {
+    stage: Stage<T, W>,
+    done: D,
 }
+
+type WorkReq<T, W, D> = Request<WorkState<T, W, D>, uv_work_t>;
 
 /// A job queued on libuv's threadpool, seen from the loop thread: the handle to cancel it.
 ///
@@ -157,25 +158,31 @@ struct WorkState<T> {
 pub struct Work(Pending);
 
 /// Runs on a threadpool thread. Never unwinds: a panic in the job is caught here.
-unsafe extern "C" fn on_work<T: Send + 'static>(raw: *mut uv_work_t) {
+unsafe extern "C" fn on_work<T, W, D>(raw: *mut uv_work_t)
+where
+    W: FnOnce() -> T + Send,
+{
     // SAFETY: `raw` was submitted by `Work::queue` with this `T` and is not completed. Only this
     // thread touches `stage` until the after-work callback, which libuv runs on the loop thread
     // after this function returns (ordered by its queue mutex); `cancel` cannot move a request
     // a thread has picked up.
-    let stage = unsafe { &mut (*Request::<WorkState<T>>::state_ptr(raw.cast())).stage };
+    let stage = unsafe { &mut (*WorkReq::<T, W, D>::state_ptr(raw.cast())).stage };
     if let Stage::Queued(job) = mem::replace(stage, Stage::Running) {
         *stage = Stage::Ran(panic::catch_unwind(AssertUnwindSafe(job)));
     }
 }
 
 /// Runs on the loop thread once the job has run or was cancelled.
-unsafe extern "C" fn after_work<T: Send + 'static>(raw: *mut uv_work_t, status: c_int) {
-    // SAFETY: `raw` was submitted by `Work::queue` with this `T`; this is its completion.
-    let req = unsafe { Request::<WorkState<T>>::complete(raw.cast()) };
+unsafe extern "C" fn after_work<T, W, D>(raw: *mut uv_work_t, status: c_int)
+where
+    D: FnOnce(std::result::Result<T, WorkError>),
+{
+    // SAFETY: `raw` was submitted by `Work::queue` with these types; this is its completion.
+    let req = unsafe { WorkReq::<T, W, D>::complete(raw.cast()) };
     req.finish(|state| state.complete(status));
 }
 
-impl<T> WorkState<T> {
+impl<T, W, D: FnOnce(std::result::Result<T, WorkError>)> WorkState<T, W, D> {
     /// Hands the outcome to `done`: the value, the job's panic, or libuv's error.
     fn complete(self, status: c_int) {
         let WorkState { stage, done } = self;
@@ -231,21 +238,27 @@ impl Work {
     /// # Ok::<(), rsuv::Error>(())
     /// ```
     #[doc(alias = "uv_queue_work")]
-    pub fn queue<T: Send + 'static>(
-        lp: &LoopHandle,
-        work: impl FnOnce() -> T + Send + 'static,
-        done: impl FnOnce(std::result::Result<T, WorkError>) + 'static,
-    ) -> Result<Work> {
+    pub fn queue<T, W, D>(lp: &LoopHandle, work: W, done: D) -> Result<Work>
+    where
+        T: Send + 'static,
+        W: FnOnce() -> T + Send + 'static,
+        D: FnOnce(std::result::Result<T, WorkError>) + 'static,
+    {
         let state = WorkState {
-            stage: Stage::Queued(Box::new(work)),
-            done: Box::new(done),
+            stage: Stage::<T, W>::Queued(work),
+            done,
         };
         // SAFETY: `raw` is fresh memory of uv_req_size(UV_WORK) bytes; both callbacks are
         // instantiated for this request's state type.
         let start = |l, raw: *mut uv_req_t| unsafe {
-            uv_queue_work(l, raw.cast(), Some(on_work::<T>), Some(after_work::<T>))
+            uv_queue_work(
+                l,
+                raw.cast(),
+                Some(on_work::<T, W, D>),
+                Some(after_work::<T, W, D>),
+            )
         };
-        req::submit(lp, uv_req_type_UV_WORK, state, start).map(Work)
+        req::submit::<_, uv_work_t>(lp, uv_req_type_UV_WORK, state, start).map(Work)
     }
 
     /// Cancels the job if no threadpool thread has picked it up yet. Its `done` then runs with
