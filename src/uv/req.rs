@@ -26,12 +26,13 @@ use super::error::{Error, Result, check};
 use super::loop_::{LoopHandle, LoopInner};
 
 /// A request: the libuv struct, whether it is still pending (its completion callback has not
-/// started) or was cancelled, its loop, and the state until the completion takes it.
+/// started) or was cancelled, and its loop and state until the completion takes them (so that
+/// a cancel handle kept after completion holds only this memory, not the loop's).
 struct ReqCell<S, Raw> {
     raw: UnsafeCell<MaybeUninit<Raw>>,
     pending: Cell<bool>,
     cancelled: Cell<bool>,
-    lp: Rc<LoopInner>,
+    lp: Cell<Option<Rc<LoopInner>>>,
     state: UnsafeCell<Option<S>>,
 }
 
@@ -103,6 +104,7 @@ impl Drop for ReqMem {
 /// memory (the libuv struct stays valid until this is dropped).
 pub(crate) struct Request<S, Raw> {
     cell: Rc<ReqCell<S, Raw>>,
+    lp: Rc<LoopInner>,
     pub(crate) state: S,
 }
 
@@ -128,7 +130,7 @@ where
         raw: UnsafeCell::new(MaybeUninit::zeroed()),
         pending: Cell::new(true),
         cancelled: Cell::new(false),
-        lp: lp.0.clone(),
+        lp: Cell::new(Some(lp.0.clone())),
         state: UnsafeCell::new(Some(state)),
     });
     let raw = cell.raw();
@@ -141,6 +143,7 @@ where
         // reference made above, released once.
         drop(unsafe { Rc::from_raw(data) });
         cell.pending.set(false);
+        drop(cell.lp.take());
         // SAFETY: the loop thread's; nothing else touches the state of a refused request.
         drop(unsafe { (*cell.state.get()).take() });
         return Err(e);
@@ -180,16 +183,18 @@ impl<S, Raw> Request<S, Raw> {
         // SAFETY: `data` is libuv's reference made by `submit`, released only here.
         let cell = unsafe { Rc::from_raw(uv_req_get_data(raw).cast::<ReqCell<S, Raw>>()) };
         cell.pending.set(false);
+        let lp = cell.lp.take().expect("a request completes once");
         // SAFETY: on the loop thread, after the threadpool side is done with the state.
         let state = unsafe { (*cell.state.get()).take() }.expect("a request completes once");
-        Request { cell, state }
+        Request { cell, lp, state }
     }
 
     /// Runs `f` with the state (which it consumes, so the user's callbacks are dropped there
     /// too) inside the loop's guard, then releases libuv's reference to the memory.
     pub(crate) fn finish(self, f: impl FnOnce(S)) {
-        let Request { cell, state } = self;
-        cell.lp.guard(|| f(state));
+        let Request { cell, lp, state } = self;
+        lp.guard(|| f(state));
+        drop(cell);
     }
 }
 
