@@ -171,7 +171,7 @@ pub fn getaddrinfo(
             hints,
         )
     };
-    req::submit::<_, uv_getaddrinfo_t>(lp, uv_req_type_UV_GETADDRINFO, state, start).map(DnsRequest)
+    req::submit::<_, uv_getaddrinfo_t>(lp, state, start).map(DnsRequest)
 }
 
 /// [`getaddrinfo`] done on the calling thread, blocking until the answer (libuv's
@@ -250,6 +250,7 @@ pub fn getnameinfo_blocking(
 unsafe extern "C" fn on_addrinfo(raw: *mut uv_getaddrinfo_t, status: c_int, res: *mut addrinfo) {
     // SAFETY: `raw` was submitted by `getaddrinfo`; this is its completion.
     let req = unsafe { Request::<AddrCb, uv_getaddrinfo_t>::complete(raw.cast()) };
+    let Some(req) = req else { return };
     // SAFETY: on success `res` is the list made by getaddrinfo(3), with libc's layout.
     let result = check(status).map(|_| unsafe { collect(res.cast()) });
     // SAFETY: `res` is that list (or null, which libuv accepts), freed once, not used after.
@@ -329,7 +330,7 @@ pub fn getnameinfo(
     let start = |l, raw: *mut uv_req_t| unsafe {
         uv_getnameinfo(l, raw.cast(), Some(on_nameinfo), sa.as_ptr(), flags)
     };
-    req::submit::<_, uv_getnameinfo_t>(lp, uv_req_type_UV_GETNAMEINFO, state, start).map(DnsRequest)
+    req::submit::<_, uv_getnameinfo_t>(lp, state, start).map(DnsRequest)
 }
 
 /// Runs on the loop thread once the lookup is done or cancelled.
@@ -341,6 +342,7 @@ unsafe extern "C" fn on_nameinfo(
 ) {
     // SAFETY: `raw` was submitted by `getnameinfo`; this is its completion.
     let req = unsafe { Request::<NameCb, uv_getnameinfo_t>::complete(raw.cast()) };
+    let Some(req) = req else { return };
     // SAFETY: on success both are NUL-terminated strings inside the request's memory, which
     // `finish` frees only after this copy.
     let names = unsafe { (string(host), string(service)) };

@@ -80,7 +80,8 @@ struct FsState(Box<dyn FnOnce(*mut uv_fs_t) -> Box<dyn FnOnce()>>);
 
 unsafe extern "C" fn on_fs(raw: *mut uv_fs_t) {
     // SAFETY: `raw` was submitted by `FsOp::submit` with an `FsState`; this is its completion.
-    let mut req = unsafe { Request::<FsState, uv_fs_t>::complete(raw.cast()) };
+    let req = unsafe { Request::<FsState, uv_fs_t>::complete(raw.cast()) };
+    let Some(mut req) = req else { return };
     // The result is read out of the request before libuv's allocations of it are freed.
     let convert = std::mem::replace(&mut req.state, FsState(Box::new(|_| Box::new(|| ()))));
     let deliver = (convert.0)(raw);
@@ -128,7 +129,7 @@ impl<T: 'static> FsOp<T> {
             Box::new(move || done(r))
         }));
         let go = move |l, raw: *mut uv_req_t| start(l, raw.cast(), Some(on_fs));
-        req::submit::<_, uv_fs_t>(lp, uv_req_type_UV_FS, state, go).map(FsRequest)
+        req::submit::<_, uv_fs_t>(lp, state, go).map(FsRequest)
     }
 
     /// Runs the operation now, on this thread (libuv's synchronous form: no callback, the

@@ -25,20 +25,57 @@ use libuv_sys2::*;
 use super::error::{Error, Result, check};
 use super::loop_::{LoopHandle, LoopInner};
 
+/// The libuv structs of the requests made by [`submit`], with their type.
+pub(crate) trait ReqType: 'static {
+    const TYPE: uv_req_type;
+}
+
+impl ReqType for uv_work_t {
+    const TYPE: uv_req_type = uv_req_type_UV_WORK;
+}
+impl ReqType for uv_getaddrinfo_t {
+    const TYPE: uv_req_type = uv_req_type_UV_GETADDRINFO;
+}
+impl ReqType for uv_getnameinfo_t {
+    const TYPE: uv_req_type = uv_req_type_UV_GETNAMEINFO;
+}
+impl ReqType for uv_fs_t {
+    const TYPE: uv_req_type = uv_req_type_UV_FS;
+}
+
+/// What a pending request holds besides its memory: its loop and its state, both taken by
+/// the completion (so that a cancel handle kept afterwards holds only the memory).
+struct Live<S> {
+    lp: Rc<LoopInner>,
+    state: S,
+}
+
 /// A request: the libuv struct, whether it is still pending (its completion callback has not
-/// started) or was cancelled, and its loop and state until the completion takes them (so that
-/// a cancel handle kept after completion holds only this memory, not the loop's).
+/// started) or was cancelled, and what it holds until then. `pending` is its own flag rather
+/// than `live.is_some()` because a threadpool thread may hold `live` while the loop thread
+/// reads it.
 struct ReqCell<S, Raw> {
     raw: UnsafeCell<MaybeUninit<Raw>>,
     pending: Cell<bool>,
     cancelled: Cell<bool>,
-    lp: Cell<Option<Rc<LoopInner>>>,
-    state: UnsafeCell<Option<S>>,
+    live: UnsafeCell<Option<Live<S>>>,
 }
 
 impl<S, Raw> ReqCell<S, Raw> {
     fn raw(&self) -> *mut uv_req_t {
         self.raw.get().cast()
+    }
+
+    /// Ends the request: not pending any more, its loop and state handed out.
+    ///
+    /// # Safety
+    ///
+    /// On the loop thread, with no threadpool thread using the state (a refused submission,
+    /// or the completion callback).
+    unsafe fn end(&self) -> Option<Live<S>> {
+        self.pending.set(false);
+        // SAFETY: per the contract, nothing else touches `live` now.
+        unsafe { (*self.live.get()).take() }
     }
 }
 
@@ -108,30 +145,27 @@ pub(crate) struct Request<S, Raw> {
     pub(crate) state: S,
 }
 
-/// Starts a request of type `ty` (whose libuv struct is `Raw`) carrying `state` with `start`
-/// (the `uv_queue_work`, `uv_getaddrinfo`, ... call), which gets the raw loop and request.
+/// Starts a request (whose libuv struct is `Raw`) carrying `state` with `start` (the
+/// `uv_queue_work`, `uv_getaddrinfo`, ... call), which gets the raw loop and request.
 ///
 /// If `start` fails, libuv keeps nothing: the memory is freed and `state` (with the user's
 /// callbacks) is dropped here, uncalled.
-pub(crate) fn submit<S, Raw>(
+pub(crate) fn submit<S: 'static, Raw: ReqType>(
     lp: &LoopHandle,
-    ty: uv_req_type,
     state: S,
     start: impl FnOnce(*mut uv_loop_t, *mut uv_req_t) -> c_int,
-) -> Result<Pending>
-where
-    S: 'static,
-    Raw: 'static,
-{
+) -> Result<Pending> {
     let loop_raw = lp.0.raw()?;
     // SAFETY: uv_req_size has no preconditions.
-    debug_assert_eq!(size_of::<Raw>(), unsafe { uv_req_size(ty) });
+    debug_assert_eq!(size_of::<Raw>(), unsafe { uv_req_size(Raw::TYPE) });
     let cell = Rc::new(ReqCell::<S, Raw> {
         raw: UnsafeCell::new(MaybeUninit::zeroed()),
         pending: Cell::new(true),
         cancelled: Cell::new(false),
-        lp: Cell::new(Some(lp.0.clone())),
-        state: UnsafeCell::new(Some(state)),
+        live: UnsafeCell::new(Some(Live {
+            lp: lp.0.clone(),
+            state,
+        })),
     });
     let raw = cell.raw();
     let data = Rc::into_raw(cell.clone()).cast_mut();
@@ -140,53 +174,58 @@ where
     unsafe { uv_req_set_data(raw, data.cast()) };
     if let Err(e) = check(start(loop_raw, raw)) {
         // SAFETY: libuv refused the request and holds no reference to it: this is the
-        // reference made above, released once.
-        drop(unsafe { Rc::from_raw(data) });
-        cell.pending.set(false);
-        drop(cell.lp.take());
-        // SAFETY: the loop thread's; nothing else touches the state of a refused request.
-        drop(unsafe { (*cell.state.get()).take() });
+        // reference made above, released once; no threadpool thread has the state.
+        unsafe {
+            drop(Rc::from_raw(data));
+            drop(cell.end());
+        }
         return Err(e);
     }
     Ok(Pending(cell))
 }
 
 impl<S, Raw> Request<S, Raw> {
-    /// The state of the pending request behind `raw`, for the threadpool side.
+    /// The state of the pending request behind `raw`, for the threadpool side (`None` only
+    /// if libuv called back a request it had already completed).
     ///
     /// # Safety
     ///
     /// `raw` must have been submitted by [`submit`] with these `S` and `Raw` and not be
     /// completed yet. The caller must only touch fields of the state that nothing else touches
     /// meanwhile.
-    pub(crate) unsafe fn state_ptr(raw: *mut uv_req_t) -> *mut S {
+    pub(crate) unsafe fn state_ptr(raw: *mut uv_req_t) -> Option<*mut S> {
         // SAFETY: `data` is libuv's reference made by `submit`, alive until the completion
-        // callback; the state is `Some` until then. Only addresses are computed, and the
-        // reference count is not touched (this may run on a threadpool thread).
+        // callback. Only addresses are computed, and the reference count is not touched
+        // (this may run on a threadpool thread).
         unsafe {
             let cell = uv_req_get_data(raw).cast::<ReqCell<S, Raw>>();
-            match &mut *(*cell).state.get() {
-                Some(state) => state,
-                None => unreachable!("a pending request has its state"),
-            }
+            (*(*cell).live.get())
+                .as_mut()
+                .map(|live| &raw mut live.state)
         }
     }
 
     /// Takes the request back in its completion callback. From now on the user's [`Pending`]
-    /// says `CLOSED`.
+    /// says `CLOSED`. `None` only if libuv called back a request it had already completed.
     ///
     /// # Safety
     ///
     /// `raw` must have been submitted by [`submit`] with these `S` and `Raw`, and this must be
     /// its completion callback (libuv calls it once).
-    pub(crate) unsafe fn complete(raw: *mut uv_req_t) -> Request<S, Raw> {
-        // SAFETY: `data` is libuv's reference made by `submit`, released only here.
-        let cell = unsafe { Rc::from_raw(uv_req_get_data(raw).cast::<ReqCell<S, Raw>>()) };
-        cell.pending.set(false);
-        let lp = cell.lp.take().expect("a request completes once");
-        // SAFETY: on the loop thread, after the threadpool side is done with the state.
-        let state = unsafe { (*cell.state.get()).take() }.expect("a request completes once");
-        Request { cell, lp, state }
+    pub(crate) unsafe fn complete(raw: *mut uv_req_t) -> Option<Request<S, Raw>> {
+        // SAFETY: `data` is libuv's reference made by `submit`, released only here; the
+        // threadpool side is done with the state once libuv calls the completion.
+        unsafe {
+            let cell = Rc::from_raw(uv_req_get_data(raw).cast::<ReqCell<S, Raw>>());
+            match cell.end() {
+                Some(Live { lp, state }) => Some(Request { cell, lp, state }),
+                None => {
+                    // Called back twice: the first call released this reference.
+                    std::mem::forget(cell);
+                    None
+                }
+            }
+        }
     }
 
     /// Runs `f` with the state (which it consumes, so the user's callbacks are dropped there

@@ -166,7 +166,11 @@ where
     // thread touches `stage` until the after-work callback, which libuv runs on the loop thread
     // after this function returns (ordered by its queue mutex); `cancel` cannot move a request
     // a thread has picked up.
-    let stage = unsafe { &mut (*WorkReq::<T, W, D>::state_ptr(raw.cast())).stage };
+    let Some(state) = (unsafe { WorkReq::<T, W, D>::state_ptr(raw.cast()) }) else {
+        return;
+    };
+    // SAFETY: as above: the state is this thread's until the after-work callback.
+    let stage = unsafe { &mut (*state).stage };
     if let Stage::Queued(job) = mem::replace(stage, Stage::Running) {
         *stage = Stage::Ran(panic::catch_unwind(AssertUnwindSafe(job)));
     }
@@ -178,8 +182,9 @@ where
     D: FnOnce(std::result::Result<T, WorkError>),
 {
     // SAFETY: `raw` was submitted by `Work::queue` with these types; this is its completion.
-    let req = unsafe { WorkReq::<T, W, D>::complete(raw.cast()) };
-    req.finish(|state| state.complete(status));
+    if let Some(req) = unsafe { WorkReq::<T, W, D>::complete(raw.cast()) } {
+        req.finish(|state| state.complete(status));
+    }
 }
 
 impl<T, W, D: FnOnce(std::result::Result<T, WorkError>)> WorkState<T, W, D> {
@@ -258,7 +263,7 @@ impl Work {
                 Some(after_work::<T, W, D>),
             )
         };
-        req::submit::<_, uv_work_t>(lp, uv_req_type_UV_WORK, state, start).map(Work)
+        req::submit::<_, uv_work_t>(lp, state, start).map(Work)
     }
 
     /// Cancels the job if no threadpool thread has picked it up yet. Its `done` then runs with
