@@ -39,11 +39,15 @@ pub struct UdpBindFlags {
 }
 
 type RecvCb = dyn FnMut(&Udp, Result<Datagram<'_>>);
-type SendPool = ReqPool<Udp, uv_udp_send_t>;
+/// What a send carries: one buffer (the common case, with no iterator) or several.
+enum Bufs<I> {
+    One(WriteBuf),
+    Many(I),
+}
 
 pub(crate) struct UdpState {
     recv_cb: Callback<RecvCb>,
-    send_pool: SendPool,
+    send_pool: ReqPool<Udp, uv_udp_send_t>,
 }
 
 impl State for UdpState {
@@ -272,8 +276,7 @@ impl Udp {
         addr: Option<SocketAddr>,
         cb: impl FnOnce(&Udp, Result<()>) + 'static,
     ) -> Result<()> {
-        let cb = Some(WriteDone::Once(Box::new(cb) as DoneCb<Udp>));
-        self.queue(addr, |pool, start| pool.submit_one(buf.into(), cb, start))
+        self.queue(Bufs::<[WriteBuf; 0]>::One(buf.into()), addr, Box::new(cb))
     }
 
     /// Queues one datagram gathered from several buffers.
@@ -288,31 +291,32 @@ impl Udp {
         addr: Option<SocketAddr>,
         cb: impl FnOnce(&Udp, Result<()>) + 'static,
     ) -> Result<()> {
-        let cb = Some(WriteDone::Once(Box::new(cb) as DoneCb<Udp>));
-        self.queue(addr, |pool, start| pool.submit(bufs, cb, start))
+        self.queue(Bufs::Many(bufs), addr, Box::new(cb))
     }
 
-    /// Runs `submit` with the send pool and the `start` that sends one pooled request to
-    /// `addr` (or the connected peer).
-    fn queue(
+    /// Queues a send of `bufs` to `addr` (or the connected peer) from the pool.
+    fn queue<I: IntoIterator<Item = WriteBuf>>(
         &self,
+        bufs: Bufs<I>,
         addr: Option<SocketAddr>,
-        submit: impl FnOnce(
-            &SendPool,
-            &mut dyn FnMut(*mut uv_udp_send_t, *const uv_buf_t, u32) -> c_int,
-        ) -> Result<()>,
+        cb: DoneCb<Udp>,
     ) -> Result<()> {
         let raw = self.0.raw()?;
         let sa = addr.map(|a| CSockAddr::new(&a));
         let sa_ptr = sa
             .as_ref()
             .map_or(std::ptr::null(), |s| std::ptr::from_ref(s).cast());
-        let mut start = |req: *mut uv_udp_send_t, ptr: *const uv_buf_t, count: u32| {
+        let start = |req: *mut uv_udp_send_t, ptr: *const uv_buf_t, count: u32| {
             // SAFETY: the handle is open; the buffers stay alive in the request until
             // `on_send`; libuv copies the address.
             unsafe { uv_udp_send(req, raw, ptr, count, sa_ptr, Some(on_send)) }
         };
-        submit(&self.0.state().send_pool, &mut start)
+        let pool = &self.0.state().send_pool;
+        let cb = Some(WriteDone::Once(cb));
+        match bufs {
+            Bufs::One(buf) => pool.submit_one(buf, cb, start),
+            Bufs::Many(bufs) => pool.submit(bufs, cb, start),
+        }
     }
 
     /// Sends one datagram now if the socket takes it, without a request: the bytes sent.
