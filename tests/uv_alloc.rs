@@ -116,18 +116,7 @@ fn steady_state_reads_and_writes_do_not_allocate() {
 #[test]
 fn reserved_writes_do_not_allocate_in_a_burst() {
     let lp = Loop::new().unwrap();
-    let server = Tcp::new(&lp).unwrap();
-    server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let held = Rc::new(Cell::new(None));
-    let h = held.clone();
-    server
-        .listen(8, move |s, _| h.set(Some(s.accept().unwrap())))
-        .unwrap();
-    let client = Tcp::new(&lp).unwrap();
-    client
-        .connect(server.sockname().unwrap(), |_, r| r.unwrap())
-        .unwrap();
-    lp.run(RunMode::Once).unwrap();
+    let (client, conn) = support::tcp_pair(&lp);
     client.reserve_writes(5000).unwrap();
     let before = allocs();
     for _ in 0..5000 {
@@ -140,8 +129,7 @@ fn reserved_writes_do_not_allocate_in_a_burst() {
         "5,000 queued writes after reserve_writes(5000)"
     );
     client.shutdown(|c, _| c.close()).unwrap();
-    let conn = held.take();
-    drop((server, conn));
+    drop(conn);
     lp.run(RunMode::Default).unwrap();
     drop(client);
     support::finish(lp);
@@ -150,26 +138,7 @@ fn reserved_writes_do_not_allocate_in_a_burst() {
 #[test]
 fn a_drained_burst_gives_its_requests_memory_back() {
     let lp = Loop::new().unwrap();
-    let server = Tcp::new(&lp).unwrap();
-    server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let held = Rc::new(Cell::new(None));
-    let h = held.clone();
-    server
-        .listen(8, move |s, _| h.set(Some(s.accept().unwrap())))
-        .unwrap();
-    let client = Tcp::new(&lp).unwrap();
-    client
-        .connect(server.sockname().unwrap(), |_, r| r.unwrap())
-        .unwrap();
-    while !client.is_writable() {
-        lp.run(RunMode::Once).unwrap();
-    }
-    let conn = loop {
-        match held.take() {
-            Some(c) => break c,
-            None => lp.run(RunMode::Once).map(drop).unwrap(),
-        }
-    };
+    let (client, conn) = support::tcp_pair(&lp);
     conn.read_start(|c, r| {
         if r.is_err() {
             c.close(); // the client closed at the end
@@ -205,7 +174,6 @@ fn a_drained_burst_gives_its_requests_memory_back() {
         "{kept} bytes kept of {reserved} reserved"
     );
     client.close();
-    drop(server);
     support::finish(lp);
 }
 

@@ -8,29 +8,6 @@ use rsuv::{BufHome, Loop, RunMode, Tcp, WriteBuf};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-/// A connected pair (client, accepted server side) on `lp`.
-fn pair(lp: &Loop) -> (Tcp, Tcp) {
-    let server = Tcp::new(lp).unwrap();
-    server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let slot = Rc::new(RefCell::new(None));
-    let s2 = slot.clone();
-    server
-        .listen(8, move |s, r| {
-            r.unwrap();
-            *s2.borrow_mut() = Some(s.accept().unwrap());
-        })
-        .unwrap();
-    let client = Tcp::new(lp).unwrap();
-    client
-        .connect(server.sockname().unwrap(), |_, r| r.unwrap())
-        .unwrap();
-    while slot.borrow().is_none() {
-        lp.run(RunMode::Once).unwrap();
-    }
-    let accepted = slot.borrow_mut().take().unwrap();
-    (client, accepted)
-}
-
 /// Takes back recycled buffers, counting them.
 struct Home(Cell<usize>);
 
@@ -114,7 +91,7 @@ fn burst(lp: &Loop, client: &Tcp, peer: &Tcp, writes: usize, round: usize) {
 fn bursts_beyond_the_kept_pool_deliver_everything_in_order_and_the_pool_works_after() {
     let lp = Loop::new().unwrap();
     let dog = support::watchdog(&lp, 60);
-    let (client, peer) = pair(&lp);
+    let (client, peer) = support::tcp_pair(&lp);
     // 3,000 writes (4,000 requests) drain, the pool frees what it keeps no more; then again,
     // with a reserve first, then a small burst that fits in what is kept.
     burst(&lp, &client, &peer, 3000, 0);
@@ -128,7 +105,7 @@ fn bursts_beyond_the_kept_pool_deliver_everything_in_order_and_the_pool_works_af
 #[test]
 fn closing_with_a_burst_queued_cancels_each_write_and_frees_its_buffers() {
     let lp = Loop::new().unwrap();
-    let (client, peer) = pair(&lp);
+    let (client, peer) = support::tcp_pair(&lp);
     let home = Rc::new(Home(Cell::new(0)));
     let weak: Weak<dyn BufHome> = Rc::downgrade(&home) as Weak<dyn BufHome>;
     let block = vec![7u8; 64 * 1024];

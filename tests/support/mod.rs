@@ -1,8 +1,10 @@
 //! Shared test helpers: run a loop to completion and prove it closes cleanly.
 #![allow(dead_code)]
 
-use rsuv::{Loop, RunMode, Timer};
+use rsuv::{Loop, RunMode, Tcp, Timer};
+use std::cell::RefCell;
 use std::future::Future;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// Runs `lp` until it has nothing left to do, then closes it, asserting `uv_loop_close`
@@ -38,4 +40,33 @@ pub fn run_async<T>(limit: Duration, body: impl Future<Output = T>) -> T {
     });
     finish(rt.into_loop());
     out
+}
+
+/// A connected TCP pair on `lp` over loopback: (client, the server's accepted side). The
+/// listener is closed once it has accepted.
+pub fn tcp_pair(lp: &Loop) -> (Tcp, Tcp) {
+    let server = Tcp::new(lp).unwrap();
+    server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let slot = Rc::new(RefCell::new(None));
+    let s2 = slot.clone();
+    server
+        .listen(8, move |s, r| {
+            r.unwrap();
+            *s2.borrow_mut() = Some(s.accept().unwrap());
+        })
+        .unwrap();
+    let client = Tcp::new(lp).unwrap();
+    let connected = Rc::new(RefCell::new(false));
+    let c2 = connected.clone();
+    client
+        .connect(server.sockname().unwrap(), move |_, r| {
+            r.unwrap();
+            *c2.borrow_mut() = true;
+        })
+        .unwrap();
+    while slot.borrow().is_none() || !*connected.borrow() {
+        lp.run(RunMode::Once).unwrap();
+    }
+    let accepted = slot.borrow_mut().take().unwrap();
+    (client, accepted)
 }
