@@ -140,3 +140,64 @@ fn closing_with_a_burst_queued_cancels_each_write_and_frees_its_buffers() {
     drop((client, peer));
     support::finish(lp);
 }
+
+#[test]
+fn a_recycled_buffer_goes_home_once_written_and_not_before() {
+    let lp = Loop::new().unwrap();
+    let dog = support::watchdog(&lp, 60);
+    let (client, peer) = support::tcp_pair(&lp);
+    let home = Rc::new(Home(Cell::new(0)));
+    let weak: Weak<dyn BufHome> = Rc::downgrade(&home) as Weak<dyn BufHome>;
+    let done = Rc::new(Cell::new(0));
+    // Written in full inside the call: home at once, its callback still to come.
+    let d = done.clone();
+    let small = WriteBuf::recycled(vec![1u8; 1024], weak.clone());
+    client
+        .write(small, move |_, r| {
+            r.unwrap();
+            d.set(d.get() + 1);
+        })
+        .unwrap();
+    assert_eq!(client.write_queue_size(), 0);
+    assert_eq!(
+        home.0.get(),
+        1,
+        "written at once, so home before its callback"
+    );
+    assert_eq!(done.get(), 0, "the callback never runs from inside write");
+    // 64 MiB to a peer not reading yet: most of it stays queued, so the buffer stays with
+    // the request until the callback.
+    let big_len = 64 << 20;
+    let d = done.clone();
+    let big = WriteBuf::recycled(vec![2u8; big_len], weak.clone());
+    client
+        .write(big, move |_, r| {
+            r.unwrap();
+            d.set(d.get() + 1);
+        })
+        .unwrap();
+    assert!(client.write_queue_size() > 0);
+    assert_eq!(
+        home.0.get(),
+        1,
+        "a buffer libuv still reads from stays in its request"
+    );
+    let got = Rc::new(Cell::new(0usize));
+    let (g, total) = (got.clone(), 1024 + big_len);
+    peer.read_start(move |p, r| {
+        g.set(g.get() + r.unwrap().len());
+        if g.get() >= total {
+            p.read_stop().unwrap();
+        }
+    })
+    .unwrap();
+    let finished = || done.get() == 2 && got.get() >= total;
+    while !finished() {
+        let alive = lp.run(RunMode::Once).unwrap();
+        assert!(alive || finished(), "loop ran dry");
+    }
+    assert_eq!(got.get(), total, "every byte arrived");
+    assert_eq!(home.0.get(), 2, "the queued buffer came home once written");
+    drop((client, peer, dog));
+    support::finish(lp);
+}

@@ -39,6 +39,12 @@ impl Buf {
         &mut self.data
     }
 
+    /// Makes room for `n` more bytes at once, so that appending them does not grow the `Vec`
+    /// step by step (each step a copy into fresh memory).
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.tail(n).reserve(n);
+    }
+
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
         self.tail(bytes.len()).extend_from_slice(bytes);
     }

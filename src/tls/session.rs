@@ -18,6 +18,9 @@ use super::verify;
 
 /// Most plaintext in one TLS record, and so in one `SSL_write`/`SSL_read`.
 const RECORD: usize = 16 * 1024;
+/// The most a record adds to its plaintext with the ciphers OpenSSL offers: header, explicit
+/// IV or nonce, MAC or tag, padding and TLS 1.3's content type byte.
+const RECORD_OVERHEAD: usize = 5 + 16 + 64 + 16 + 1;
 /// Output buffers a session keeps for reuse: one per socket write in flight at once, as a
 /// bulk sender has a few.
 const SPARE_OUTPUTS: usize = 4;
@@ -250,7 +253,9 @@ impl TlsSession {
         }
         let mut rest = plaintext;
         if self.plain_out.is_empty() && self.handshake_done {
-            // Fast path: encrypt straight from the caller's buffer.
+            // Fast path: encrypt straight from the caller's buffer, into output with room for
+            // every record of it.
+            self.reserve_output(rest.len());
             while !rest.is_empty() {
                 match self.write_record(&rest[..rest.len().min(RECORD)])? {
                     Some(n) => rest = &rest[n..],
@@ -632,6 +637,7 @@ impl TlsSession {
         if !self.handshake_done || self.close_notify_sent {
             return Ok(());
         }
+        self.reserve_output(self.plain_out.len());
         while !self.plain_out.is_empty() {
             let step = {
                 let queued = self.plain_out.as_slice();
@@ -643,6 +649,15 @@ impl TlsSession {
             }
         }
         Ok(())
+    }
+
+    /// Room in the output for the records of `plaintext` bytes.
+    fn reserve_output(&mut self, plaintext: usize) {
+        let records = plaintext.div_ceil(RECORD);
+        self.engine
+            .io_mut()
+            .output
+            .reserve(plaintext + records * RECORD_OVERHEAD);
     }
 
     /// One `SSL_write` of at most a record: `Some(bytes taken)`, or `None` if it must wait.

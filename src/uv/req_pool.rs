@@ -175,14 +175,14 @@ impl<H, R> ReqPool<H, R> {
 
     /// Fills a request with one buffer and `cb` and hands it to libuv through `start` (which
     /// gets the request, the `uv_buf_t` array and its length; libuv copies the array); takes
-    /// it back if libuv refuses.
+    /// it back if libuv refuses. Returns the request, in flight until its callback.
     #[inline]
     pub(crate) fn submit_one(
         &self,
         buf: WriteBuf,
         cb: Option<WriteDone<H>>,
         start: impl FnOnce(*mut R, *const uv_buf_t, u32) -> c_int,
-    ) -> Result<()> {
+    ) -> Result<*mut BufReq<H, R>> {
         let one = uv_buf(buf.as_slice())?;
         let slot = self.take();
         // SAFETY: a request from the pool is ours alone until handed to libuv, and holds
@@ -192,6 +192,27 @@ impl<H, R> ReqPool<H, R> {
             (*slot).cb = ManuallyDrop::new(cb);
         }
         self.started(slot, start(BufReq::prepare(slot), &one, 1))
+            .map(|()| slot)
+    }
+
+    /// Sends a [`WriteBuf::Recycled`] buffer home before its request's callback, once libuv
+    /// has written all of it: a writer whose writes complete at once then reuses its buffers
+    /// within the same loop iteration instead of allocating new ones until the callbacks run.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is a request from [`submit_one`](Self::submit_one) whose callback has not run,
+    /// and libuv has written every byte of it (it reads only its own copy of the `uv_buf_t`
+    /// array afterwards, never the bytes).
+    pub(crate) unsafe fn release_written(&self, slot: *mut BufReq<H, R>) {
+        // SAFETY: per the contract the request is in flight and its bytes are no longer read;
+        // its buffer field is ours to change (libuv never touches it). Dropping the buffer may
+        // run the writer's `BufHome`; no borrow of the pool is held across it.
+        unsafe {
+            if matches!(*(*slot).first, Some(WriteBuf::Recycled(_))) {
+                drop((*slot).first.take());
+            }
+        }
     }
 
     /// As [`submit_one`](Self::submit_one), for any number of buffers (at least one).

@@ -417,11 +417,19 @@ pub(crate) fn write_one<H: StreamHandle>(
 ) -> Result<()> {
     let raw = stream(h)?;
     let pool = &h.owned().state().write_pool;
-    pool.submit_one(buf, cb, |req: *mut uv_write_t, ptr, count| {
+    let slot = pool.submit_one(buf, cb, |req: *mut uv_write_t, ptr, count| {
         // SAFETY: `raw` is an open stream; the buffer stays alive in the request until
-        // `on_write`.
+        // `on_write` (or, recycled, until written: below).
         unsafe { uv_write(req, raw, ptr, count, Some(on_write::<H>)) }
-    })
+    })?;
+    // SAFETY: `raw` is an open stream. libuv counts the bytes queued and not yet written; none
+    // left means this request was written in full inside `uv_write` (its callback, which never
+    // runs from inside `uv_write`, is still to come).
+    if unsafe { uv_stream_get_write_queue_size(raw) } == 0 {
+        // SAFETY: as just said.
+        unsafe { pool.release_written(slot) };
+    }
+    Ok(())
 }
 
 pub(crate) fn write_bufs<H: StreamHandle>(

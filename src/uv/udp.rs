@@ -314,7 +314,7 @@ impl Udp {
         let pool = &self.0.state().send_pool;
         let cb = Some(WriteDone::Once(cb));
         match bufs {
-            Bufs::One(buf) => pool.submit_one(buf, cb, start),
+            Bufs::One(buf) => pool.submit_one(buf, cb, start).map(drop),
             Bufs::Many(bufs) => pool.submit(bufs, cb, start),
         }
     }
